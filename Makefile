@@ -1,0 +1,59 @@
+# The two commands of the README: `make demo` and `make test`. Both set up everything they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+SNAKEMAKE_ARGS ?=
+
+.PHONY: setup tex demo test test-fast lint format paper report clean
+
+setup: $(STAMP) tex
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+# TeX compiles the paper; installed from Debian packages when missing and we may (root + apt-get).
+tex:
+	@if command -v latexmk >/dev/null && command -v pdflatex >/dev/null && command -v pdftotext >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing TeX (latexmk, texlive, poppler-utils) from Debian packages..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended poppler-utils >/dev/null; \
+	else \
+		echo "WARNING: TeX not found; install latexmk, texlive-latex-extra and poppler-utils to compile paper/main.pdf"; \
+	fi
+
+demo: setup
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+
+test: setup
+	$(BIN)/pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not slow and not e2e"
+
+lint: $(STAMP)
+	$(BIN)/ruff check radgen scripts tests bench
+	$(BIN)/ruff format --check radgen scripts tests bench
+	$(BIN)/snakefmt --check workflow/
+	$(BIN)/snakemake --lint
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix radgen scripts tests bench
+	$(BIN)/ruff format radgen scripts tests bench
+	$(BIN)/snakefmt workflow/
+
+paper: setup
+	$(BIN)/snakemake --cores $(CORES) paper/main.pdf
+
+report: $(STAMP)
+	$(BIN)/snakemake --report results/report.html
+
+clean:
+	rm -rf results/* .snakemake paper/tables.tex paper/variables.tex paper/main.pdf
+	@touch results/.gitkeep

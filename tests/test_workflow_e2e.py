@@ -1,0 +1,128 @@
+"""End to end: the real Snakemake DAG on a tiny config in a temporary copy of the repository.
+
+One module-scoped run is shared by the checks below (it is the expensive part): a first run with a variant that
+cannot train and --keep-going, then a rerun without it that must not retrain anything finished, to the PDF.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+COPIED = ("workflow", "scripts", "config", "paper", "radgen")
+
+pytestmark = pytest.mark.e2e
+
+
+def tiny_config() -> dict:
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["data"]["synthetic"]["n_images"] = 90
+    config["data"]["synthetic"]["image_size"] = 64
+    config["data"]["image_size"] = 32
+    config["folds"]["k"] = 2
+    config["training"]["epochs"] = 2
+    config["evaluation"]["bootstrap_resamples"] = 200
+    keep = ("radgen", "densenet121", "report_only", "no_gating")
+    config["variants"] = {name: config["variants"][name] for name in keep}
+    return config
+
+
+def run(args: list[str], cwd: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.run(
+        [*SNAKEMAKE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def planned_rules(dry_run_output: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    match = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal", dry_run_output, re.S)
+    if not match:
+        return {}
+    rows = (line.split() for line in match.group(1).splitlines() if line.strip())
+    return {name: int(count) for name, count in rows}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("radgen_e2e")
+    for name in COPIED:
+        shutil.copytree(
+            ROOT / name,
+            work / name,
+            ignore=shutil.ignore_patterns("__pycache__", "tables.tex", "variables.tex", "main.pdf", "main.aux"),
+        )
+    config = tiny_config()
+    broken = {**config, "variants": {**config["variants"], "broken": {"model": {"fusion": {"num_heads": 5}}}}}
+    (work / "broken.yaml").write_text(yaml.safe_dump(broken))
+    (work / "tiny.yaml").write_text(yaml.safe_dump(config))
+
+    first = run(["--cores", "2", "--configfile", "broken.yaml", "--keep-going"], work)
+    assert first.returncode != 0, "the broken variant should have failed"
+    finished = sorted(p.relative_to(work).as_posix() for p in (work / "results" / "predictions").rglob("*.csv"))
+    assert len(finished) == 2 * 4, f"--keep-going should finish every other job; got {finished}\n{first.stderr[-3000:]}"
+
+    resumed = run(["--cores", "2", "--configfile", "tiny.yaml"], work)
+    assert resumed.returncode == 0, resumed.stderr[-6000:]
+    assert "rule train:" not in resumed.stderr + resumed.stdout, "the rerun retrained a finished model"
+    return work
+
+
+def test_pdf_quotes_a_number_from_the_summary(finished_run):
+    pdf = finished_run / "paper" / "main.pdf"
+    assert pdf.stat().st_size > 10_000
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    summary = pd.read_csv(finished_run / "results" / "metrics" / "summary.csv")
+    auc = summary.query("variant == 'radgen' and metric == 'macro_auc'")["mean"].item()
+    assert f"{auc:.3f}" in text
+    assert "synthetic" in text.lower()
+
+
+def test_every_fold_and_variant_has_outputs(finished_run):
+    results = finished_run / "results"
+    for variant in ("radgen", "densenet121", "report_only", "no_gating"):
+        for fold in (0, 1):
+            assert (results / "models" / variant / f"fold{fold}" / "model.safetensors").exists()
+            assert (results / "metrics" / variant / f"fold{fold}.json").exists()
+            predictions = pd.read_csv(results / "predictions" / variant / f"fold{fold}.csv")
+            assert list(predictions.columns[:5]) == ["image_id", "label", "p_normal", "p_pneumonia", "p_tb"]
+    for log in ("data/manifest.log", "train/radgen/fold0.log", "paper/render.log"):
+        assert (results / "logs" / log).exists(), log
+
+
+def test_touching_a_template_reruns_only_rendering(finished_run):
+    (finished_run / "paper" / "templates" / "tables.tex.j2").touch()
+    dry = run(["-n", "paper/tables.tex", "--configfile", "tiny.yaml"], finished_run)
+    assert dry.returncode == 0, dry.stderr
+    assert set(planned_rules(dry.stdout + dry.stderr)) == {"render_paper"}
+
+
+def test_touching_metric_code_reruns_only_evaluation_and_rendering(finished_run):
+    (finished_run / "radgen" / "evaluate" / "classification.py").touch()
+    dry = run(["-n", "--configfile", "tiny.yaml"], finished_run)
+    assert dry.returncode == 0, dry.stderr
+    rules = set(planned_rules(dry.stdout + dry.stderr))
+    assert "evaluate_fold" in rules and "render_paper" in rules
+    assert not rules & {"train", "predict", "manifest", "folds", "image_cache"}, rules
+
+
+def test_invalid_config_fails_before_any_job(tmp_path):
+    for name in COPIED:
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    config = tiny_config()
+    config["data"]["source"] = "dicom"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = run(["--cores", "1", "--configfile", "bad.yaml"], tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "data.source" in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()

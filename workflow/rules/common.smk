@@ -1,0 +1,78 @@
+# Helpers shared by the rule files: validated config, variant/fold lists, per-stage code inputs.
+from pathlib import Path
+
+from radgen.config import ConfigError, validate_config, variant_config
+
+try:
+    validate_config(config, base_dir=workflow.basedir + "/..")
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+
+VARIANTS = list(config["variants"])
+FOLDS = list(range(config["folds"]["k"]))
+REFERENCE = config["evaluation"]["reference_variant"]
+ENV = "../envs/radgen.yaml"
+LOGS = "results/logs"
+
+
+wildcard_constraints:
+    variant="|".join(VARIANTS),
+    fold=r"\d+",
+
+
+def code(*packages):
+    """Source files of radgen sub-packages: editing them re-runs exactly the rules that use them."""
+    root = Path(workflow.basedir).parent / "radgen"
+    files = []
+    for package in packages:
+        path = root / package
+        files += (
+            sorted(str(p) for p in path.rglob("*.py")) if path.is_dir() else [str(path)]
+        )
+    return files
+
+
+def variant(name):
+    return variant_config(config, name)
+
+
+def generates_reports(name):
+    return bool(variant(name)["model"]["report_generator"].get("enabled", True))
+
+
+def reports_from_model(wildcards):
+    source = variant(wildcards.variant)["reports_from"]
+    return (
+        {"reports_model": f"results/models/{source}/fold{wildcards.fold}"}
+        if source
+        else {}
+    )
+
+
+def reports_from_predictions(wildcards):
+    source = variant(wildcards.variant)["reports_from"]
+    return (
+        {
+            "reports_predictions": f"results/predictions/{source}/fold{wildcards.fold}.csv"
+        }
+        if source
+        else {}
+    )
+
+
+def resource(stage, key, default):
+    return config.get("resources", {}).get(stage, {}).get(key, default)
+
+
+def all_fold_files(pattern):
+    return expand(pattern, variant=VARIANTS, fold=FOLDS)
+
+
+def final_targets():
+    targets = ["paper/tables.tex", "paper/variables.tex"]
+    if config["paper"]["compile_pdf"]:
+        targets.append("paper/main.pdf")
+    if config["data"]["source"] == "synthetic":
+        targets.append("results/data/synthetic_examples.png")
+    return targets

@@ -1,0 +1,72 @@
+# Raw data -> validated manifest -> patient-grouped folds and the decoded image cache.
+
+SYNTHETIC = config["data"]["source"] == "synthetic"
+
+
+rule manifest:
+    input:
+        source=[] if SYNTHETIC else config["data"]["path"],
+        code=code("data", "config.py"),
+    output:
+        **({"images": directory("results/data/synthetic")} if SYNTHETIC else {}),
+        manifest="results/data/manifest.csv",
+    log:
+        f"{LOGS}/data/manifest.log",
+    conda:
+        ENV
+    params:
+        data=config["data"],
+        require_reports=any(
+            variant(v)["model"]["report_generator"].get("enabled", True)
+            or variant(v)["model"]["text_encoder"].get("enabled", True)
+            for v in VARIANTS
+        ),
+    script:
+        "../../scripts/data_manifest.py"
+
+
+rule synthetic_examples:
+    input:
+        manifest="results/data/manifest.csv",
+        code=code("data"),
+    output:
+        figure="results/data/synthetic_examples.png",
+    log:
+        f"{LOGS}/data/synthetic_examples.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/data_examples.py"
+
+
+rule folds:
+    input:
+        manifest="results/data/manifest.csv",
+        code=code("data/folds.py"),
+    output:
+        folds="results/data/folds.csv",
+    log:
+        f"{LOGS}/data/folds.log",
+    conda:
+        ENV
+    params:
+        folds=config["folds"],
+    script:
+        "../../scripts/data_folds.py"
+
+
+rule image_cache:
+    input:
+        manifest="results/data/manifest.csv",
+        code=code("data/images.py", "data/cache.py"),
+    output:
+        cache="results/data/cache.npy",
+        index="results/data/cache_index.csv",
+    log:
+        f"{LOGS}/data/image_cache.log",
+    conda:
+        ENV
+    params:
+        image_size=config["data"]["image_size"],
+    script:
+        "../../scripts/data_cache.py"

@@ -1,0 +1,41 @@
+# Metrics -> Jinja-rendered LaTeX tables and numbers -> the compiled paper.
+
+
+rule render_paper:
+    input:
+        manifest="results/data/manifest.csv",
+        folds="results/data/folds.csv",
+        summary="results/metrics/summary.csv",
+        pooled="results/metrics/pooled.csv",
+        comparisons="results/metrics/comparisons.csv",
+        benchmarks=all_fold_files("results/benchmarks/train/{variant}/fold{fold}.tsv"),
+        models=all_fold_files("results/models/{variant}/fold{fold}"),
+        templates=sorted(str(p) for p in Path("paper/templates").glob("*.tex.j2")),
+        code=code("paper"),
+    output:
+        tables="paper/tables.tex",
+        variables="paper/variables.tex",
+    log:
+        f"{LOGS}/paper/render.log",
+    conda:
+        ENV
+    params:
+        config=config,
+    script:
+        "../../scripts/paper_render.py"
+
+
+rule compile_paper:
+    input:
+        main="paper/main.tex",
+        tables="paper/tables.tex",
+        variables="paper/variables.tex",
+        figures=expand("results/figures/{name}.pdf", name=FIGURES),
+    output:
+        pdf="paper/main.pdf",
+    log:
+        f"{LOGS}/paper/compile.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/paper_compile.py"

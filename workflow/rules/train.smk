@@ -1,0 +1,55 @@
+# Training and held-out prediction of every variant on every fold (GPU-resourced).
+
+
+rule train:
+    input:
+        unpack(reports_from_model),
+        manifest="results/data/manifest.csv",
+        folds="results/data/folds.csv",
+        cache="results/data/cache.npy",
+        cache_index="results/data/cache_index.csv",
+        code=code("models", "train"),
+    output:
+        model=directory("results/models/{variant}/fold{fold}"),
+    log:
+        f"{LOGS}/train/{{variant}}/fold{{fold}}.log",
+    benchmark:
+        "results/benchmarks/train/{variant}/fold{fold}.tsv"
+    conda:
+        ENV
+    threads: resource("train", "threads", 1)
+    resources:
+        gpu=resource("train", "gpu", 1),
+        mem_mb=resource("train", "mem_mb", 8000),
+        runtime=resource("train", "runtime", 240),
+    params:
+        variant=lambda wc: variant(wc.variant),
+        checkpoint_dir="results/checkpoints/{variant}/fold{fold}",
+    script:
+        "../../scripts/train_model.py"
+
+
+rule predict:
+    input:
+        unpack(reports_from_predictions),
+        model="results/models/{variant}/fold{fold}",
+        manifest="results/data/manifest.csv",
+        folds="results/data/folds.csv",
+        cache="results/data/cache.npy",
+        cache_index="results/data/cache_index.csv",
+        code=code("predict.py"),
+    output:
+        predictions="results/predictions/{variant}/fold{fold}.csv",
+    log:
+        f"{LOGS}/predict/{{variant}}/fold{{fold}}.log",
+    benchmark:
+        "results/benchmarks/predict/{variant}/fold{fold}.tsv"
+    conda:
+        ENV
+    threads: resource("predict", "threads", 1)
+    resources:
+        gpu=resource("predict", "gpu", 1),
+        mem_mb=resource("predict", "mem_mb", 8000),
+        runtime=resource("predict", "runtime", 60),
+    script:
+        "../../scripts/predict_fold.py"
