@@ -1,10 +1,10 @@
-# Helpers shared by the rule files: validated config, variant/fold lists, per-stage code inputs.
+# Helpers shared by the workflow files: validated config, variant/fold lists, per-stage code inputs.
 from pathlib import Path
 
 from radgen.config import ConfigError, validate_config, variant_config
 
 try:
-    validate_config(config, base_dir=workflow.basedir + "/..")
+    validate_config(config)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -16,13 +16,8 @@ ENV = "../envs/radgen.yaml"
 LOGS = "results/logs"
 
 
-wildcard_constraints:
-    variant="|".join(VARIANTS),
-    fold=r"\d+",
-
-
 def code(*packages):
-    """Source files of radgen sub-packages: editing them re-runs exactly the rules that use them."""
+    """Source files of radgen sub-packages: editing them re-runs exactly the steps that use them."""
     root = Path(workflow.basedir).parent / "radgen"
     files = []
     for package in packages:
