@@ -101,14 +101,17 @@ def test_every_fold_and_variant_has_outputs(finished_run):
 
 
 def test_touching_a_template_reruns_only_rendering(finished_run):
-    (finished_run / "paper" / "templates" / "tables.tex.j2").touch()
+    # Snakemake 9 compares checksums of small inputs, so a real edit (not a touch) is needed.
+    with open(finished_run / "paper" / "templates" / "tables.tex.j2", "a") as fh:
+        fh.write("((= edited by the test =))\n")
     dry = run(["-n", "paper/tables.tex", "--configfile", "tiny.yaml"], finished_run)
     assert dry.returncode == 0, dry.stderr
     assert set(planned_rules(dry.stdout + dry.stderr)) == {"render_paper"}
 
 
 def test_touching_metric_code_reruns_only_evaluation_and_rendering(finished_run):
-    (finished_run / "radgen" / "evaluate" / "classification.py").touch()
+    with open(finished_run / "radgen" / "evaluate" / "classification.py", "a") as fh:
+        fh.write("\n# edited by the test\n")
     dry = run(["-n", "--configfile", "tiny.yaml"], finished_run)
     assert dry.returncode == 0, dry.stderr
     rules = set(planned_rules(dry.stdout + dry.stderr))

@@ -14,6 +14,7 @@ FOLDS = list(range(config["folds"]["k"]))
 REFERENCE = config["evaluation"]["reference_variant"]
 ENV = "../envs/radgen.yaml"
 LOGS = "results/logs"
+PAPER_DIR = Path(workflow.basedir).parent / "paper"
 
 
 def code(*packages):

@@ -10,7 +10,9 @@ rule render_paper:
         comparisons="results/metrics/comparisons.csv",
         benchmarks=all_fold_files("results/benchmarks/train/{variant}/fold{fold}.tsv"),
         models=all_fold_files("results/models/{variant}/fold{fold}"),
-        templates=sorted(str(p) for p in Path("paper/templates").glob("*.tex.j2")),
+        templates=sorted(
+            str(p) for p in PAPER_DIR.joinpath("templates").glob("*.tex.j2")
+        ),
         code=code("paper"),
     output:
         tables="paper/tables.tex",
@@ -27,7 +29,7 @@ rule render_paper:
 
 rule compile_paper:
     input:
-        main="paper/main.tex",
+        main=str(PAPER_DIR / "main.tex"),
         tables="paper/tables.tex",
         variables="paper/variables.tex",
         figures=expand("results/figures/{name}.pdf", name=FIGURES),

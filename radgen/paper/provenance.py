@@ -1,0 +1,57 @@
+"""Where the numbers in the paper came from: code version, configuration and software, as short strings.
+
+Why generated: a PDF whose provenance section is typed by hand drifts from the run it describes; these values are
+computed at render time and written into ``paper/variables.tex``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES: tuple[str, ...] = ("torch", "transformers", "timm", "snakemake", "radgen")
+
+
+def git_commit(repo_dir: str | Path = ".") -> str:
+    """Short commit hash, with ``-dirty`` when tracked files differ from it; ``unknown`` outside git.
+
+    Untracked files do not count as dirty (as in ``git describe --dirty``): results/ and the generated paper files
+    are untracked by design.
+    """
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(repo_dir), *args], capture_output=True, text=True, timeout=30, check=False
+        )
+
+    try:
+        head = run("rev-parse", "--short=10", "HEAD")
+        if head.returncode != 0 or not head.stdout.strip():
+            return "unknown"
+        status = run("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = head.stdout.strip()
+    return commit + "-dirty" if status.returncode != 0 or status.stdout.strip() else commit
+
+
+def config_hash(config: dict[str, Any], length: int = 12) -> str:
+    """First characters of the sha256 of the resolved config in canonical JSON (key order does not matter)."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:length]
+
+
+def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Installed versions (``python`` included) of the packages the results depend on; ``not installed`` if absent."""
+    versions = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

@@ -1,0 +1,90 @@
+"""Render ``paper/tables.tex`` and ``paper/variables.tex`` from the results files and the config.
+
+Why atomic writes: Snakemake (and a human running latexmk by hand) must never see a half-written ``.tex``; each file
+is written next to its destination and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from radgen.paper.context import PaperInputs, build_context
+from radgen.paper.latex import make_environment
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "paper" / "templates"
+TABLES_TEMPLATE = "tables.tex.j2"
+VARIABLES_TEMPLATE = "variables.tex.j2"
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write text to path via a temporary file in the same directory and os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_paper(
+    inputs: PaperInputs,
+    config: Mapping[str, Any],
+    tables_out: str | Path,
+    variables_out: str | Path,
+    *,
+    tables_template: str | Path | None = None,
+    variables_template: str | Path | None = None,
+    repo_dir: str | Path = ".",
+) -> dict[str, Any]:
+    """Render both files; returns the context (tests inspect it). Both are rendered before either is written."""
+    tables_template = Path(tables_template or DEFAULT_TEMPLATE_DIR / TABLES_TEMPLATE)
+    variables_template = Path(variables_template or DEFAULT_TEMPLATE_DIR / VARIABLES_TEMPLATE)
+    for t in (tables_template, variables_template):
+        if not t.is_file():
+            raise FileNotFoundError(f"paper template not found: {t}")
+    context = build_context(inputs, config, repo_dir=repo_dir)
+    env = make_environment(sorted({str(tables_template.parent), str(variables_template.parent)}))
+    tables = env.get_template(tables_template.name).render(**context)
+    variables = env.get_template(variables_template.name).render(**context)
+    atomic_write_text(variables_out, variables)
+    atomic_write_text(tables_out, tables)
+    log.info("wrote %s (%d macros) and %s", variables_out, len(context["macros"]), tables_out)
+    return context
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m radgen.paper.render --results results --config config/config.yaml`` outside Snakemake."""
+    from radgen.config import load_config
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", default="results", help="results directory")
+    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--templates", default=str(DEFAULT_TEMPLATE_DIR))
+    parser.add_argument("--out", default="paper", help="directory for tables.tex and variables.tex")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    out = Path(args.out)
+    render_paper(
+        PaperInputs.from_results_dir(args.results),
+        load_config(args.config),
+        out / "tables.tex",
+        out / "variables.tex",
+        tables_template=Path(args.templates) / TABLES_TEMPLATE,
+        variables_template=Path(args.templates) / VARIABLES_TEMPLATE,
+    )
+
+
+if __name__ == "__main__":
+    main()
