@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paper_sample import FIGURES, write_sample_figures, write_sample_results
 
 from radgen.config import load_config
 from radgen.paper import compile as paper_compile
 from radgen.paper.context import PaperInputs
 from radgen.paper.render import render_paper
-from paper_sample import FIGURES, write_sample_figures, write_sample_results
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_TEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None

@@ -1,0 +1,1 @@
+"""Evaluation: classification statistics, report metrics, clinical efficacy, fold/summary files, figures."""

@@ -1,0 +1,121 @@
+"""Reading prediction/manifest CSVs and writing result files atomically (shared by fold, summary, figures)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from radgen.constants import CLASSES, PREDICTION_COLUMNS, PROB_COLUMNS
+
+__all__ = [
+    "atomic_write",
+    "json_safe",
+    "labels_to_index",
+    "read_manifest",
+    "read_predictions",
+    "setup_script_logging",
+    "write_csv",
+    "write_json",
+]
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """A predictions CSV with its contract columns checked; empty reports stay "" (never NaN)."""
+    df = pd.read_csv(path, dtype={"image_id": str, "report_generated": str}, keep_default_na=False)
+    missing = [c for c in PREDICTION_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; expected {list(PREDICTION_COLUMNS)}")
+    for c in PROB_COLUMNS:
+        df[c] = pd.to_numeric(df[c], errors="raise").astype(float)
+    if df["image_id"].duplicated().any():
+        dups = df.loc[df["image_id"].duplicated(), "image_id"].tolist()
+        raise ValueError(f"{path}: duplicate image_id values {dups[:10]}")
+    return df
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """The manifest (image_id,path,label,patient_id,report); a missing report is ""."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for c in ("image_id", "label"):
+        if c not in df.columns:
+            raise ValueError(f"{path}: missing column {c!r}")
+    if "report" not in df.columns:
+        df["report"] = ""
+    return df
+
+
+def labels_to_index(labels: pd.Series | list[Any], where: str = "labels") -> np.ndarray:
+    """Class names (or their indices) -> indices in CLASSES order; every unknown value listed in one error."""
+    values = pd.Series(labels)
+    lookup = {c: i for i, c in enumerate(CLASSES)}
+    lookup.update({str(i): i for i in range(len(CLASSES))})
+    keys = values.astype(str).str.strip().str.lower()
+    bad = sorted(set(keys[~keys.isin(list(lookup))]))
+    if bad:
+        raise ValueError(f"{where}: unknown labels {bad}; expected one of {list(CLASSES)}")
+    return keys.map(lookup).to_numpy(dtype=np.int64)
+
+
+def json_safe(value: Any) -> Any:
+    """Recursively turn numpy scalars into Python ones and nan/inf into None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return value
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` then rename onto path: a crash never leaves a half-written result behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
+    return atomic_write(path, lambda p: p.write_text(text))
+
+
+def write_csv(path: str | Path, df: pd.DataFrame) -> Path:
+    return atomic_write(path, lambda p: df.to_csv(p, index=False))
+
+
+def setup_script_logging(log_path: str | Path | None, level: int = 20) -> None:
+    """Log to the Snakemake rule's log file (and stderr), warnings included, for the script adapters."""
+    import logging
+    import sys
+
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(
+        level=level, handlers=handlers, force=True, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.captureWarnings(True)
+    for noisy in ("fontTools", "matplotlib", "PIL"):  # PDF font subsetting logs every table at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
