@@ -14,6 +14,7 @@ rule manifest:
         f"{LOGS}/data/manifest.log",
     conda:
         ENV
+    threads: 2
     params:
         data=config["data"],
         require_reports=any(
@@ -66,6 +67,7 @@ rule image_cache:
         f"{LOGS}/data/image_cache.log",
     conda:
         ENV
+    threads: 2
     params:
         image_size=config["data"]["image_size"],
     script:

@@ -1,0 +1,15 @@
+"""Snakemake adapter: data config -> results/data/manifest.csv (synthetic PNGs into output.images)."""
+
+from radgen.data.ingest import build_manifest
+from radgen.runlog import job_log
+
+with job_log(snakemake) as log:  # noqa: F821 - injected by Snakemake
+    outputs = dict(snakemake.output.items())  # noqa: F821
+    manifest = build_manifest(
+        snakemake.params.data,  # noqa: F821
+        outputs["manifest"],
+        images_dir=outputs.get("images", "results/data/synthetic"),
+        require_reports=bool(snakemake.params.require_reports),  # noqa: F821
+        n_jobs=snakemake.threads,  # noqa: F821
+    )
+    log.info("wrote %s (%d images)", outputs["manifest"], len(manifest))
