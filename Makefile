@@ -14,7 +14,7 @@ setup: $(STAMP) tex
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,slurm]'
 	@touch $@
 
 # TeX compiles the paper; installed from Debian packages when missing and we may (root + apt-get).
