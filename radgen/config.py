@@ -108,12 +108,18 @@ def variant_config(config: dict[str, Any], variant: str) -> dict[str, Any]:
     if variant not in variants:
         raise KeyError(f"unknown variant {variant!r}; config defines: {', '.join(variants) or 'none'}")
     block = variants[variant] or {}
+    model = deep_merge(config["model"], block.get("model"))
+    for part, override in (block.get("model") or {}).items():
+        # A different backbone brings its own settings: the default's kwargs (e.g. Swin depths) must not leak in.
+        base = config["model"].get(part)
+        if isinstance(override, dict) and isinstance(base, dict) and override.get("name", base.get("name")) != base.get("name"):
+            model[part] = copy.deepcopy(override)
     return {
         "name": variant,
         "label": block.get("label", variant),
         "group": block.get("group", "baseline"),
         "reports_from": block.get("reports_from"),
-        "model": deep_merge(config["model"], block.get("model")),
+        "model": model,
         "training": deep_merge(config["training"], block.get("training")),
     }
 

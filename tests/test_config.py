@@ -61,6 +61,8 @@ def test_variant_overrides_merge_deeply(default_config):
     assert resolved["model"]["fusion"]["gate"] is False
     assert resolved["model"]["fusion"]["type"] == default_config["model"]["fusion"]["type"]
     assert variant_config(default_config, "report_only")["model"]["image_encoder"] is None
+    densenet = variant_config(default_config, "densenet121")["model"]["image_encoder"]
+    assert densenet["name"] == "densenet121" and "depths" not in densenet["kwargs"], "Swin kwargs leaked"
     with pytest.raises(KeyError, match="unknown variant"):
         variant_config(default_config, "nope")
 

@@ -32,6 +32,7 @@ def tiny_config() -> dict:
     config["folds"]["k"] = 2
     config["training"]["epochs"] = 2
     config["evaluation"]["bootstrap_resamples"] = 200
+    config["evaluation"]["meteor"] = False
     keep = ("radgen", "densenet121", "report_only", "no_gating")
     config["variants"] = {name: config["variants"][name] for name in keep}
     return config
