@@ -31,6 +31,8 @@ def job_log(snakemake: Any) -> Iterator[logging.Logger]:
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         logging.captureWarnings(True)
+        for noisy in ("fontTools", "matplotlib", "PIL"):  # PDF font subsetting logs every table at INFO
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         try:
             yield logger
         except BaseException:

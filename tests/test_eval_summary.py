@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import math
+import runpy
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -178,11 +178,9 @@ def test_pooled_and_comparisons(tmp_path: Path) -> None:
         pool_predictions({"radgen": dup})
 
 
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _run_script(name: str, smk: SimpleNamespace) -> None:
+    """Run a Snakemake script adapter the way the script: directive does, with `snakemake` injected."""
+    runpy.run_path(str(ROOT / "scripts" / f"{name}.py"), init_globals={"snakemake": smk})
 
 
 @pytest.fixture
@@ -201,17 +199,18 @@ def restore_logging():
 
 def test_script_adapters(tmp_path: Path, restore_logging) -> None:
     res = _make_results(tmp_path, {"radgen": 2.0, "densenet121": 1.0})
-    fold_script, summary_script = _load_script("evaluate_fold"), _load_script("evaluate_summary")
     jsons = []
     for variant, paths in res["predictions"].items():
         for fold, path in enumerate(paths):
             out = tmp_path / "metrics" / variant / f"fold{fold}.json"
-            fold_script.main(
+            _run_script(
+                "evaluate_fold",
                 SimpleNamespace(
                     input=SimpleNamespace(predictions=str(path), manifest=str(res["manifest"])),
                     output=SimpleNamespace(metrics=str(out)),
                     params=SimpleNamespace(
-                        report_metrics=variant == "radgen", evaluation={"meteor": False, "radcliq": False}
+                        report_metrics=variant == "radgen",
+                        evaluation={"meteor": False, "radcliq": False, "uncertain_as_positive": False},
                     ),
                     wildcards=SimpleNamespace(variant=variant, fold=str(fold)),
                     log=[str(tmp_path / "logs" / f"{variant}{fold}.log")],
@@ -219,7 +218,8 @@ def test_script_adapters(tmp_path: Path, restore_logging) -> None:
             )
             jsons.append(out)
     m = tmp_path / "metrics"
-    summary_script.main(
+    _run_script(
+        "evaluate_summary",
         SimpleNamespace(
             input=SimpleNamespace(
                 metrics=[str(p) for p in jsons],

@@ -375,8 +375,7 @@ class _Named(dict):
     __getattr__ = dict.__getitem__
 
 
-@pytest.mark.parametrize("style", ["explicit", "lists"])
-def test_snakemake_adapter(tmp_path: Path, style: str) -> None:
+def test_snakemake_adapter(tmp_path: Path) -> None:
     import runpy
 
     res = _write_tree(tmp_path)
@@ -391,16 +390,8 @@ def test_snakemake_adapter(tmp_path: Path, style: str) -> None:
         "benchmarks": sorted((res / "benchmarks" / "train").glob("*/fold*.tsv")),
     }
     models = sorted((res / "models").glob("*/fold*"))
-    if style == "explicit":
-        inputs |= {
-            "model_summaries": [m / "summary.json" for m in models],
-            "tables_template": templates / "tables.tex.j2",
-            "variables_template": templates / "variables.tex.j2",
-        }
-        params: dict[str, Any] = {}
-    else:  # the shape of a rule that lists model directories and the template folder's files
-        inputs |= {"models": models, "templates": sorted(templates.glob("*.tex.j2"))}
-        params = {"config": _config()}
+    inputs |= {"models": models, "templates": sorted(templates.glob("*.tex.j2"))}
+    params = {"config": _config()}
     out = tmp_path / "paper"
     smk = _Named(
         input=_Named(inputs),
@@ -413,7 +404,7 @@ def test_snakemake_adapter(tmp_path: Path, style: str) -> None:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     try:
-        runpy.run_path(str(repo / "scripts" / "paper_render.py"))["main"](smk)
+        runpy.run_path(str(repo / "scripts" / "paper_render.py"), init_globals={"snakemake": smk})
     finally:  # the adapter configures the root logger for its own process; undo that here
         for handler in root.handlers:
             if handler not in saved[0]:

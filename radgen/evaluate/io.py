@@ -21,7 +21,6 @@ __all__ = [
     "labels_to_index",
     "read_manifest",
     "read_predictions",
-    "setup_script_logging",
     "write_csv",
     "write_json",
 ]
@@ -102,20 +101,3 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 def write_csv(path: str | Path, df: pd.DataFrame) -> Path:
     return atomic_write(path, lambda p: df.to_csv(p, index=False))
-
-
-def setup_script_logging(log_path: str | Path | None, level: int = 20) -> None:
-    """Log to the Snakemake rule's log file (and stderr), warnings included, for the script adapters."""
-    import logging
-    import sys
-
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_path:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
-    logging.basicConfig(
-        level=level, handlers=handlers, force=True, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.captureWarnings(True)
-    for noisy in ("fontTools", "matplotlib", "PIL"):  # PDF font subsetting logs every table at INFO
-        logging.getLogger(noisy).setLevel(logging.WARNING)

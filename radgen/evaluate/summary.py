@@ -101,6 +101,14 @@ def summary_to_json(summary: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]
     return json_safe(out)
 
 
+def predictions_by_variant(paths: Sequence[str | Path]) -> dict[str, list[str]]:
+    """Group results/predictions/{variant}/fold{k}.csv paths by their variant folder, folds sorted."""
+    grouped: dict[str, list[str]] = {}
+    for path in paths:
+        grouped.setdefault(Path(path).parent.name, []).append(str(path))
+    return {variant: sorted(files) for variant, files in grouped.items()}
+
+
 def pool_predictions(paths_by_variant: Mapping[str, Sequence[str | Path]]) -> dict[str, pd.DataFrame]:
     """Concatenate each variant's fold prediction CSVs (its out-of-fold predictions); an image predicted in
     two folds is an error (it would mean a leak between folds)."""

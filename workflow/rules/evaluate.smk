@@ -74,7 +74,8 @@ rule figures:
     conda:
         ENV
     params:
-        variants={v: variant(v)["label"] for v in VARIANTS},
+        labels={v: variant(v)["label"] for v in VARIANTS},
+        drawn=[v for v in VARIANTS if variant(v)["group"] in ("main", "baseline")],
         reference=REFERENCE,
     script:
         "../../scripts/evaluate_figures.py"
