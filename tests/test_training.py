@@ -1,0 +1,399 @@
+"""Training engine (issue 3): class weights, progressive unfreezing, the loss terms of the variants, per-epoch
+outputs, resume after a kill, same-seed determinism and no leakage of held-out reports; plus the paper-size step.
+
+Runs are tiny (tests/model_fixtures.py: 72 images at 32 px, batch 8, a few epochs, one thread) and shared where
+possible: the reference run (RadGen, 6 epochs, fold 0) is built once per session.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import model_fixtures as mf
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+import radgen.train.engine as engine
+from radgen.constants import CLASSES, PREDICTION_COLUMNS
+from radgen.train import class_weights
+
+SUMMARY_KEYS = {"n_parameters", "best_epoch", "epochs_run", "train_seconds", "best_val_macro_auc", "device"}
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    yield from mf.one_thread()
+
+
+@pytest.fixture(scope="session")
+def data(tmp_path_factory) -> mf.SynthData:
+    return mf.shared_synthetic(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory) -> mf.Run:
+    return mf.reference_run(tmp_path_factory)
+
+
+@dataclass
+class Spied:
+    """What a training run did, seen from outside the engine."""
+
+    summary: dict
+    out: Path
+    initial: dict[str, torch.Tensor] = field(default_factory=dict)  # every parameter before epoch 0
+    after_epoch: list[dict[str, torch.Tensor]] = field(default_factory=list)  # live parameters after each epoch
+    ce_weights: list[torch.Tensor | None] = field(default_factory=list)  # `weight` of each classification CE
+    sampler_weights: list[torch.Tensor] = field(default_factory=list)  # weights given to torch.multinomial
+
+    def changed(self, prefix: str, epoch: int) -> bool:
+        """Did any parameter under `prefix` change during `epoch`?"""
+        before = self.initial if epoch == 0 else self.after_epoch[epoch - 1]
+        keys = [k for k in before if k.startswith(prefix)]
+        assert keys, f"no parameters under {prefix}"
+        return any(not torch.equal(before[k], self.after_epoch[epoch][k]) for k in keys)
+
+
+def spied_train(v: dict, data: mf.SynthData, out: Path) -> Spied:
+    record = Spied(summary={}, out=out)
+    live: dict[str, torch.nn.Module] = {}
+    real_build, real_ce, real_multinomial = engine.build_model, F.cross_entropy, torch.multinomial
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        return {k: p.detach().clone() for k, p in live["model"].named_parameters()}
+
+    def build(*args, **kwargs):
+        live["model"] = real_build(*args, **kwargs)
+        record.initial = snapshot()
+        return live["model"]
+
+    def ce(*args, **kwargs):
+        if "weight" in kwargs:  # the classification loss (the report and tagger losses pass no `weight`)
+            w = kwargs["weight"]
+            record.ce_weights.append(None if w is None else w.detach().cpu().clone())
+        return real_ce(*args, **kwargs)
+
+    def multinomial(weights, *args, **kwargs):
+        record.sampler_weights.append(weights.detach().cpu().clone())
+        return real_multinomial(weights, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine, "build_model", build)
+        mp.setattr(F, "cross_entropy", ce)
+        mp.setattr(torch, "multinomial", multinomial)
+        record.summary = mf.train(v, data, out, epoch_callback=lambda *_: record.after_epoch.append(snapshot()))
+    return record
+
+
+def freeze_epochs() -> int:
+    return int(mf.tiny_config()["training"]["freeze_text_encoder_epochs"])
+
+
+@pytest.fixture(scope="module")
+def radgen_spied(data, tmp_path_factory) -> Spied:
+    """RadGen with its configured freeze, trained one epoch past it."""
+    n = freeze_epochs()
+    assert n >= 1, "config: RadGen should freeze the text encoder for at least one epoch"
+    return spied_train(mf.variant("radgen", epochs=n + 1), data, tmp_path_factory.mktemp("spied") / "radgen")
+
+
+def expected_class_weights(data: mf.SynthData) -> np.ndarray:
+    """N / (C · n_c) over the inner-training rows of fold 0, from folds.csv and the manifest alone."""
+    labels = data.part(mf.FOLD, "train")["label"]
+    counts = np.array([(labels == c).sum() for c in CLASSES], dtype=float)
+    return len(labels) / (len(CLASSES) * counts)
+
+
+def read_log(model_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(model_dir / "train_log.csv")
+
+
+# --------------------------------------------------------------------------- class weights
+def test_class_weights_function_by_hand():
+    labels = np.array([0, 1, 1, 1, 2, 2])  # N=6, C=3: 6/(3·1), 6/(3·3), 6/(3·2)
+    assert np.allclose(class_weights(labels), [2.0, 2 / 3, 1.0])
+    assert np.allclose(class_weights(np.array([1, 1, 2, 2])), [0.0, 2 / 3, 2 / 3])  # absent class: weight 0
+
+
+def test_class_weights_are_those_of_the_training_part(radgen_spied, data):
+    w = expected_class_weights(data)
+    assert not np.allclose(w, 1.0), "tiny data should be imbalanced"
+    assert np.allclose(radgen_spied.summary["class_weights"], w, atol=1e-5)
+    config = json.loads((radgen_spied.out / "config.json").read_text())
+    assert np.allclose(config["metadata"]["class_weights"], w, atol=1e-5)
+    # the weighted CE really uses them, at every step
+    assert radgen_spied.ce_weights and all(x is not None for x in radgen_spied.ce_weights)
+    for x in radgen_spied.ce_weights:
+        assert np.allclose(x.numpy(), w, atol=1e-6)
+    # the sampler draws each training image with its class weight, once per epoch
+    labels = data.part(mf.FOLD, "train")["label"].map(CLASSES.index).to_numpy()
+    assert len(radgen_spied.sampler_weights) == radgen_spied.summary["epochs_run"]
+    for sw in radgen_spied.sampler_weights:
+        assert len(sw) == len(labels) == radgen_spied.summary["n_train"]
+        assert np.allclose(np.sort(sw.numpy()), np.sort(w[labels]))
+
+
+def test_no_class_weighting_uses_plain_ce_and_no_weighted_sampler(data, tmp_path):
+    run = spied_train(mf.variant("no_class_weighting", epochs=1), data, tmp_path / "m")
+    assert run.ce_weights and all(x is None for x in run.ce_weights)
+    assert run.sampler_weights == []
+
+
+# --------------------------------------------------------------------------- progressive unfreezing
+def test_text_encoder_frozen_then_unfrozen(radgen_spied):
+    n = freeze_epochs()
+    for epoch in range(n):
+        assert not radgen_spied.changed("text_encoder.", epoch), f"BERT changed in frozen epoch {epoch}"
+        assert radgen_spied.changed("image_encoder.", epoch)  # the rest trains meanwhile
+        assert radgen_spied.changed("text_proj.", epoch)
+    assert radgen_spied.changed("text_encoder.", n), f"BERT did not change in epoch {n} after unfreezing"
+    log = read_log(radgen_spied.out)
+    assert (log["lr_text_encoder"][:n] == 0).all() and (log["lr_text_encoder"][n:] > 0).all()
+
+
+def test_no_progressive_unfreezing_trains_text_encoder_from_epoch_0(data, tmp_path):
+    v = mf.variant("no_progressive_unfreezing", epochs=1)
+    assert v["training"]["freeze_text_encoder_epochs"] == 0
+    run = spied_train(v, data, tmp_path / "m")
+    assert run.changed("text_encoder.", 0)
+    assert read_log(run.out)["lr_text_encoder"][0] > 0
+
+
+# --------------------------------------------------------------------------- loss terms
+def test_no_report_generation_loss_has_no_report_term(data, tmp_path, reference):
+    mf.train(mf.variant("no_report_generation", epochs=1), data, tmp_path / "m")
+    log = read_log(tmp_path / "m")
+    assert log["train_loss_report"].isna().all()
+    assert np.allclose(log["train_loss"], log["train_loss_cls"], rtol=0, atol=1e-9)
+    # control: RadGen's loss does include 0.3 · L_report
+    ref = read_log(reference.model_dir)
+    weight = mf.tiny_config()["training"]["report_loss_weight"]
+    assert (ref["train_loss_report"] > 0).all()
+    assert np.allclose(ref["train_loss"], ref["train_loss_cls"] + weight * ref["train_loss_report"], rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- outputs
+def test_model_directory_and_logs(reference):
+    d = reference.model_dir
+    files = {p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()}
+    assert {"config.json", "model.safetensors", "train_log.csv", "summary.json",
+            "tokenizer_report/tokenizer_config.json", "tokenizer_text/tokenizer_config.json"} <= files
+    assert not [f for f in files if Path(f).suffix in {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}]
+    summary = json.loads((d / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(summary) and summary["epochs_run"] == mf.REFERENCE_EPOCHS
+    log = read_log(d)
+    assert list(log["epoch"]) == list(range(mf.REFERENCE_EPOCHS))
+    for col in ("train_loss", "train_loss_cls", "train_loss_report", "val_macro_auc", "epoch_seconds",
+                "lr_image_encoder", "lr_report_generator", "lr_text_encoder", "lr_fusion_head"):
+        assert col in log.columns and log[col].notna().all(), col
+    assert ((log["val_macro_auc"] >= 0) & (log["val_macro_auc"] <= 1)).all()
+    assert summary["best_val_macro_auc"] == pytest.approx(log["val_macro_auc"].max())
+    assert summary["best_epoch"] == int(log["val_macro_auc"].idxmax())
+    assert list(reference.predictions.columns) == list(PREDICTION_COLUMNS)
+
+
+def test_predictions_cover_exactly_the_held_out_fold(reference, data):
+    preds = reference.predictions
+    assert set(preds["image_id"]) == set(data.part(mf.FOLD, "test")["image_id"])
+    probs = preds[["p_normal", "p_pneumonia", "p_tb"]].to_numpy()
+    assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    # RadGen's text branch read its own generated reports (strings; may be short after 6 tiny epochs)
+    assert preds["report_generated"].map(lambda s: isinstance(s, str)).all()
+
+
+# --------------------------------------------------------------------------- resume
+class SimulatedKill(Exception):
+    pass
+
+
+def _kill_after(epoch_index: int):
+    def callback(epoch, *_):  # (epoch, log_row[, model]) depending on the engine version
+        if epoch == epoch_index:
+            raise SimulatedKill(f"killed after epoch {epoch}")
+
+    return callback
+
+
+def _assert_same_weights(dir_a: Path, dir_b: Path) -> None:
+    a, b = load_file(str(dir_a / "model.safetensors")), load_file(str(dir_b / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), rtol=0, atol=1e-7), k
+
+
+def _assert_same_predictions(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False,
+                                  rtol=0, atol=1e-7)
+
+
+def _resume_and_compare(reference: mf.Run, data: mf.SynthData, ckpt: Path, out: Path) -> None:
+    v = mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS)
+    epochs_rerun: list[int] = []
+    summary = mf.train(v, data, out, checkpoint_dir=ckpt, epoch_callback=lambda e, *_: epochs_rerun.append(e))
+    assert epochs_rerun == list(range(2, mf.REFERENCE_EPOCHS)), "the rerun did not resume after epoch 2"
+    assert summary["resumed_from_epoch"] == 2 and summary["epochs_run"] == mf.REFERENCE_EPOCHS
+    _assert_same_weights(reference.model_dir, out)
+    _assert_same_predictions(reference.predictions, mf.predict(out, data))
+    a, b = read_log(reference.model_dir), read_log(out)
+    cols = [c for c in a.columns if c != "epoch_seconds"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert not any(ckpt.rglob("state.safetensors")), "checkpoints should be removed after a finished run"
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(reference, data, tmp_path):
+    v = mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS)
+    ckpt, out = tmp_path / "ckpt", tmp_path / "model"
+    with pytest.raises(SimulatedKill):
+        mf.train(v, data, out, checkpoint_dir=ckpt, epoch_callback=_kill_after(1))  # after 2 epochs
+    assert not out.exists(), "an interrupted run must not leave a model directory"
+    states = list(ckpt.glob("*/last/state.json"))
+    assert len(states) == 1 and json.loads(states[0].read_text())["epoch"] == 2
+    _resume_and_compare(reference, data, ckpt, out)
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+from pathlib import Path
+import pandas as pd
+sys.path.insert(0, {tests!r})
+import model_fixtures as mf
+root = Path({root!r})
+data = mf.SynthData(root, pd.read_csv(root / "manifest.csv", dtype={{"image_id": str, "patient_id": str}},
+                                      keep_default_na=False),
+                    pd.read_csv(root / "folds.csv", dtype={{"image_id": str}}), root / "cache.npy",
+                    root / "cache_index.csv")
+def kill(epoch, *_):
+    if epoch == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS), data, Path({out!r}), checkpoint_dir=Path({ckpt!r}),
+         epoch_callback=kill)
+"""
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(reference, data, tmp_path):
+    """A real kill (SIGKILL in a child process, no exception handling) after epoch 2, then a rerun here."""
+    ckpt, out = tmp_path / "ckpt", tmp_path / "model"
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), root=str(data.root), out=str(out), ckpt=str(ckpt))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env,
+                          check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert not out.exists()
+    _resume_and_compare(reference, data, ckpt, out)
+
+
+# --------------------------------------------------------------------------- determinism
+def test_same_seed_gives_identical_predictions(reference, data, tmp_path):
+    mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS), data, tmp_path / "again")
+    _assert_same_weights(reference.model_dir, tmp_path / "again")
+    again = mf.predict(tmp_path / "again", data)
+    pd.testing.assert_frame_equal(again, reference.predictions, check_exact=True)
+
+
+def test_other_seed_gives_other_predictions(reference, data, tmp_path):
+    """Control for the test above: the seed does reach the model."""
+    mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS, seed=1), data, tmp_path / "seed1")
+    other = mf.predict(tmp_path / "seed1", data)
+    cols = ["p_normal", "p_pneumonia", "p_tb"]
+    assert not np.allclose(other[cols].to_numpy(), reference.predictions[cols].to_numpy(), atol=1e-4)
+
+
+# --------------------------------------------------------------------------- leakage
+def _nonsense(manifest: pd.DataFrame, ids: set[str]) -> pd.DataFrame:
+    out = manifest.copy()
+    rng = np.random.default_rng(123)
+    words = ["zorblax", "quixotic", "marmalade", "TUBERCULOSIS", "normal", "pneumonia", "xylophone", "cavity",
+             "consolidation", "clear", "lungs", "left", "right", "banana"]
+    mask = out["image_id"].isin(ids)
+    out.loc[mask, "report"] = [" ".join(rng.choice(words, size=25)) for _ in range(int(mask.sum()))]
+    assert (out.loc[mask, "report"] != manifest.loc[mask, "report"]).all()
+    return out
+
+
+def test_held_out_reports_do_not_leak(reference, data, tmp_path):
+    held_out = set(data.part(mf.FOLD, "test")["image_id"])
+    modified = _nonsense(data.manifest, held_out)
+    mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS), data, tmp_path / "m", manifest=modified)
+    preds = mf.predict(tmp_path / "m", data, manifest=modified)
+    pd.testing.assert_frame_equal(preds, reference.predictions, check_exact=True)
+
+
+def test_training_reports_do_reach_the_model(reference, data, tmp_path):
+    """Control for the leakage test: the same edit on the inner-training reports changes the predictions."""
+    train_ids = set(data.part(mf.FOLD, "train")["image_id"])
+    modified = _nonsense(data.manifest, train_ids)
+    mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS), data, tmp_path / "m", manifest=modified)
+    preds = mf.predict(tmp_path / "m", data, manifest=modified)
+    cols = ["p_normal", "p_pneumonia", "p_tb"]
+    assert not np.allclose(preds[cols].to_numpy(), reference.predictions[cols].to_numpy(), atol=1e-4)
+
+
+# --------------------------------------------------------------------------- the paper setting
+def paper_training_step(config_path: Path, directory: Path) -> dict:
+    """Full-size model of `config_path` (pretrained parts as random init) trained for one step on CPU."""
+    from radgen.config import load_config, variant_config
+    from radgen.data.cache import build_cache
+    from radgen.data.synthetic import generate_synthetic
+    from radgen.train import train_fold
+
+    cfg = load_config(config_path)
+    size = int(cfg["data"]["image_size"])
+    v = variant_config(cfg, "radgen")
+    for part in ("image_encoder", "report_generator", "text_encoder"):
+        if v["model"].get(part):
+            v["model"][part]["pretrained"] = False
+    batch = int(v["training"]["batch_size"])
+    v["training"].update(epochs=1, device="cpu")
+    # fixed split: 2 held-out images, 2 inner-val images, one batch of inner-train images -> one optimizer step
+    n = 4 + batch
+    manifest = generate_synthetic(directory / "images", n_images=n, image_size=size, seed=0,
+                                  proportions={"normal": 0.34, "pneumonia": 0.33, "tb": 0.33})
+    folds = pd.DataFrame({"image_id": manifest["image_id"], "fold": [0, 0] + [1] * (n - 2),
+                          "inner": ["train", "train", "val", "val"] + ["train"] * batch})
+    build_cache(manifest, directory / "cache.npy", directory / "cache_index.csv", image_size=size)
+    t0 = time.time()
+    summary = train_fold(v, manifest=manifest, folds=folds, cache=directory / "cache.npy",
+                         cache_index=directory / "cache_index.csv", fold=0, output_dir=directory / "model",
+                         progress=False)
+    summary["wall_seconds"] = time.time() - t0
+    summary["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return summary
+
+
+@pytest.mark.slow
+def test_paper_config_builds_and_trains_one_step(tmp_path):
+    if not mf.PAPER_CONFIG.exists():
+        pytest.skip("config/paper.yaml does not exist yet")
+    from radgen.config import load_config, variant_config
+
+    summary = paper_training_step(mf.PAPER_CONFIG, tmp_path)
+    log = read_log(tmp_path / "model")
+    assert len(log) == 1 and math.isfinite(log["train_loss"][0])
+    assert summary["n_train"] <= int(load_config(mf.PAPER_CONFIG)["training"]["batch_size"])  # one optimizer step
+    saved = json.loads((tmp_path / "model" / "config.json").read_text())
+    paper = variant_config(load_config(mf.PAPER_CONFIG), "radgen")["model"]
+    assert saved["model"]["embed_dim"] == paper["embed_dim"]
+    assert saved["model"]["image_encoder"]["name"] == paper["image_encoder"]["name"]
+    for part in ("report_generator", "text_encoder"):  # the full-size shapes, not the tiny defaults
+        for key, value in (paper[part].get("config_overrides") or {}).items():
+            assert saved["hf_configs"][part][key] == value, (part, key)
+    with safe_open(str(tmp_path / "model" / "model.safetensors"), "pt") as fh:
+        proj = fh.get_slice("image_encoder.proj.weight").get_shape()
+    assert proj[0] == paper["embed_dim"]
+    print(f"paper step: {summary['wall_seconds']:.1f} s, {summary['n_parameters'] / 1e6:.1f} M parameters, "
+          f"peak RSS {summary['peak_rss_gib']:.2f} GiB")
