@@ -22,6 +22,8 @@ import numpy as np  # noqa: E402 - timed imports
 
 from radgen.config import load_config, variant_config  # noqa: E402
 from radgen.constants import CLASSES  # noqa: E402
+from radgen.predict import predict_fold  # noqa: E402
+from radgen.train import macro_auc, train_fold  # noqa: E402
 
 T_IMPORT = time.time() - T_START
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,9 +71,6 @@ def main() -> None:
     parser.add_argument("--reports-from-dir", type=Path, default=None,
                         help="model dir of the reports_from variant (trained on the fly when missing)")
     args = parser.parse_args()
-
-    from radgen.predict import predict_fold
-    from radgen.train import macro_auc, train_fold
 
     config = load_config(args.config)
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,13 +8,10 @@ possible: the reference run (RadGen, 6 epochs, fold 0) is built once per session
 from __future__ import annotations
 
 import json
-import math
 import os
-import resource
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +21,6 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
 from safetensors.torch import load_file
 
 import radgen.train.engine as engine
@@ -344,56 +340,3 @@ def test_training_reports_do_reach_the_model(reference, data, tmp_path):
 
 
 # --------------------------------------------------------------------------- the paper setting
-def paper_training_step(config_path: Path, directory: Path) -> dict:
-    """Full-size model of `config_path` (pretrained parts as random init) trained for one step on CPU."""
-    from radgen.config import load_config, variant_config
-    from radgen.data.cache import build_cache
-    from radgen.data.synthetic import generate_synthetic
-    from radgen.train import train_fold
-
-    cfg = load_config(config_path)
-    size = int(cfg["data"]["image_size"])
-    v = variant_config(cfg, "radgen")
-    for part in ("image_encoder", "report_generator", "text_encoder"):
-        if v["model"].get(part):
-            v["model"][part]["pretrained"] = False
-    batch = int(v["training"]["batch_size"])
-    v["training"].update(epochs=1, device="cpu")
-    # fixed split: 2 held-out images, 2 inner-val images, one batch of inner-train images -> one optimizer step
-    n = 4 + batch
-    manifest = generate_synthetic(directory / "images", n_images=n, image_size=size, seed=0,
-                                  proportions={"normal": 0.34, "pneumonia": 0.33, "tb": 0.33})
-    folds = pd.DataFrame({"image_id": manifest["image_id"], "fold": [0, 0] + [1] * (n - 2),
-                          "inner": ["train", "train", "val", "val"] + ["train"] * batch})
-    build_cache(manifest, directory / "cache.npy", directory / "cache_index.csv", image_size=size)
-    t0 = time.time()
-    summary = train_fold(v, manifest=manifest, folds=folds, cache=directory / "cache.npy",
-                         cache_index=directory / "cache_index.csv", fold=0, output_dir=directory / "model",
-                         progress=False)
-    summary["wall_seconds"] = time.time() - t0
-    summary["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    return summary
-
-
-@pytest.mark.slow
-def test_paper_config_builds_and_trains_one_step(tmp_path):
-    if not mf.PAPER_CONFIG.exists():
-        pytest.skip("config/paper.yaml does not exist yet")
-    from radgen.config import load_config, variant_config
-
-    summary = paper_training_step(mf.PAPER_CONFIG, tmp_path)
-    log = read_log(tmp_path / "model")
-    assert len(log) == 1 and math.isfinite(log["train_loss"][0])
-    assert summary["n_train"] <= int(load_config(mf.PAPER_CONFIG)["training"]["batch_size"])  # one optimizer step
-    saved = json.loads((tmp_path / "model" / "config.json").read_text())
-    paper = variant_config(load_config(mf.PAPER_CONFIG), "radgen")["model"]
-    assert saved["model"]["embed_dim"] == paper["embed_dim"]
-    assert saved["model"]["image_encoder"]["name"] == paper["image_encoder"]["name"]
-    for part in ("report_generator", "text_encoder"):  # the full-size shapes, not the tiny defaults
-        for key, value in (paper[part].get("config_overrides") or {}).items():
-            assert saved["hf_configs"][part][key] == value, (part, key)
-    with safe_open(str(tmp_path / "model" / "model.safetensors"), "pt") as fh:
-        proj = fh.get_slice("image_encoder.proj.weight").get_shape()
-    assert proj[0] == paper["embed_dim"]
-    print(f"paper step: {summary['wall_seconds']:.1f} s, {summary['n_parameters'] / 1e6:.1f} M parameters, "
-          f"peak RSS {summary['peak_rss_gib']:.2f} GiB")

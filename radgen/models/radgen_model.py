@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,14 @@ def _enabled(block: dict[str, Any] | None) -> bool:
     return bool(block) and bool(block.get("enabled", True))
 
 
+def clean_report_text(text: str) -> str:
+    """Undo WordPiece spacing around punctuation ("FINDINGS : a thick - walled" -> "FINDINGS: a thick-walled")."""
+    text = re.sub(r"\s+([.,;:!?%)])", r"\1", text)
+    text = re.sub(r"([(])\s+", r"\1", text)
+    text = re.sub(r"(\w)\s*-\s*(\w)", r"\1-\2", text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
 class RadGenModel(nn.Module):
     """Image → (generated report) → text states → fusion → 3 class logits.
 
@@ -94,7 +103,6 @@ class RadGenModel(nn.Module):
         self.text_encoder = text_encoder
         self.report_tokenizer = report_tokenizer
         self.text_tokenizer = text_tokenizer
-        self.gen_global_token = bool((model_cfg.get("report_generator") or {}).get("global_token", True))
         if image_encoder is None and text_encoder is None:
             raise ValueError("model needs an image encoder or an enabled text encoder")
         if report_generator is not None and image_encoder is None:
@@ -217,7 +225,7 @@ class RadGenModel(nn.Module):
                     tags = torch.where(tag_targets >= 0, tag_targets, tags)
             if self.report_generator is not None and report_labels is not None:
                 out["report_loss"] = self.report_generator(
-                    tokens, report_labels, z_img if self.gen_global_token else None, tags)
+                    tokens, report_labels, z_img, tags)
         t_tok = t_pool = mask = None
         if self.text_encoder is not None:
             if text is None:
@@ -262,8 +270,8 @@ class RadGenModel(nn.Module):
         tags = self.tags_from_logits(self.tagger(z_img)) if self.tagger is not None else None
         nb = int(num_beams or self.model_cfg["report_generator"].get("num_beams", 1))
         ids = self.report_generator.generate(tokens, max_length=self.report_max_length, num_beams=nb,
-                                             z_img=z_img if self.gen_global_token else None, tags=tags)
-        return [t.strip() for t in self.report_tokenizer.batch_decode(ids, skip_special_tokens=True)]
+                                             z_img=z_img, tags=tags)
+        return [clean_report_text(t) for t in self.report_tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
     @torch.no_grad()
     def predict(
@@ -477,8 +485,7 @@ def build_model(
             tag_ids = report_tok.convert_tokens_to_ids(list(TAG_TOKENS))
             if any(i is None or i == report_tok.unk_token_id for i in tag_ids):
                 raise ValueError(f"report tokenizer lacks the control tokens {TAG_TOKENS}")
-        report_generator = ReportGenerator(bart, dim, word_dropout=float(gen_cfg.get("word_dropout", 0.0)),
-                                           tag_token_ids=tag_ids)
+        report_generator = ReportGenerator(bart, dim, tag_token_ids=tag_ids)
 
     text_encoder, text_tok = None, None
     txt_cfg = model_cfg.get("text_encoder") or {}

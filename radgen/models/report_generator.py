@@ -18,18 +18,16 @@ from transformers.models.bart.modeling_bart import shift_tokens_right
 class ReportGenerator(nn.Module):
     """Linear(embed_dim→d_model) + LayerNorm + GELU adapter feeding a BART decoder."""
 
-    def __init__(self, bart: BartForConditionalGeneration, embed_dim: int, word_dropout: float = 0.0,
+    def __init__(self, bart: BartForConditionalGeneration, embed_dim: int,
                  tag_token_ids: list[int] | None = None) -> None:
         """`tag_token_ids`: vocabulary ids of one control token per class (<normal>, <pneumonia>, <tb>); when
         given, every report is decoded after its class's control token (see `forward`)."""
         super().__init__()
-        self.word_dropout = float(word_dropout)
         d_model = int(bart.config.d_model)
         self.tag_token_ids = list(tag_token_ids) if tag_token_ids else None
         self.adapter = nn.Sequential(nn.Linear(embed_dim, d_model), nn.LayerNorm(d_model), nn.GELU())
         bart.model.encoder.layers = nn.ModuleList()  # unused: the image tokens are the encoder output
         self.bart = bart
-        self.unk_token_id = int(getattr(bart.config, "unk_token_id", None) or 3)
 
     def encoder_outputs(self, image_tokens: torch.Tensor, z_img: torch.Tensor | None = None) -> BaseModelOutput:
         """Adapted image tokens; the pooled z_img, when given, is prepended as one more token (a global summary
@@ -50,10 +48,6 @@ class ReportGenerator(nn.Module):
         control codes of CTRL (Keskar et al., 2019) or the predicted tags of Jing et al. (2018). At inference the
         image tagger's most likely class is given the same way; the decoder follows a prefix far more reliably
         than an image feature, so the report states the finding the tagger saw.
-
-        Word dropout (training only): a share of the teacher-forced decoder inputs is replaced by <unk>, so the
-        decoder cannot lean on the report prefix alone and has to read the image (Bowman et al., 2016); without
-        it a small decoder learns the report template and greedy decoding returns the same report for every image.
         """
         cfg = self.bart.config
         if tags is not None and self.tag_token_ids is not None:
@@ -63,12 +57,6 @@ class ReportGenerator(nn.Module):
             labels = torch.cat([labels[:, :1], torch.full_like(tag_col, -100), labels[:, 1:]], dim=1)
         else:
             decoder_input_ids = shift_tokens_right(labels, cfg.pad_token_id, cfg.decoder_start_token_id)
-        if self.training and self.word_dropout > 0:
-            special = torch.zeros_like(decoder_input_ids, dtype=torch.bool)
-            for tid in (cfg.pad_token_id, cfg.bos_token_id, cfg.eos_token_id, cfg.decoder_start_token_id):
-                special |= decoder_input_ids == tid
-            drop = (torch.rand(decoder_input_ids.shape, device=labels.device) < self.word_dropout) & ~special
-            decoder_input_ids = decoder_input_ids.masked_fill(drop, self.unk_token_id)
         out = self.bart(encoder_outputs=self.encoder_outputs(image_tokens, z_img),
                         decoder_input_ids=decoder_input_ids, use_cache=False)
         token_loss = F.cross_entropy(out.logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none")
