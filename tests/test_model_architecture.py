@@ -42,14 +42,6 @@ PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 
 
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    yield from mf.one_thread()
-
-
-@pytest.fixture(scope="session")
-def data(tmp_path_factory) -> mf.SynthData:
-    return mf.shared_synthetic(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

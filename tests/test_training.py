@@ -31,19 +31,7 @@ SUMMARY_KEYS = {"n_parameters", "best_epoch", "epochs_run", "train_seconds", "be
 
 
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    yield from mf.one_thread()
 
-
-@pytest.fixture(scope="session")
-def data(tmp_path_factory) -> mf.SynthData:
-    return mf.shared_synthetic(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def reference(tmp_path_factory) -> mf.Run:
-    return mf.reference_run(tmp_path_factory)
 
 
 @dataclass
