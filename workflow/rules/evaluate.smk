@@ -33,10 +33,10 @@ rule summarize:
         predictions=all_fold_files("results/predictions/{variant}/fold{fold}.csv"),
         code=code("evaluate"),
     output:
-        summary="results/metrics/summary.csv",
+        summary=report("results/metrics/summary.csv", category="Tables"),
         summary_json="results/metrics/summary.json",
-        pooled="results/metrics/pooled.csv",
-        comparisons="results/metrics/comparisons.csv",
+        pooled=report("results/metrics/pooled.csv", category="Tables"),
+        comparisons=report("results/metrics/comparisons.csv", category="Tables"),
     log:
         f"{LOGS}/evaluate/summary.log",
     conda:
