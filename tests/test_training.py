@@ -114,6 +114,23 @@ def test_class_weights_function_by_hand():
     assert np.allclose(class_weights(np.array([1, 1, 2, 2])), [0.0, 2 / 3, 2 / 3])  # absent class: weight 0
 
 
+def test_tag_logit_adjustment_by_hand():
+    labels = np.array([0, 1, 1, 1, 2, 2, 2, 2])  # natural prior 1/8, 3/8, 4/8
+    log_nat, log_uni = np.log([1 / 8, 3 / 8, 4 / 8]), np.log([1 / 3] * 3)
+    # balanced batches (weighted sampler): balanced decision = no offset; natural decision = log prior ratio
+    assert np.allclose(engine.tag_logit_adjustment(labels, "balanced", weighting=True), 0.0)
+    assert np.allclose(engine.tag_logit_adjustment(labels, "natural", weighting=True), log_nat - log_uni)
+    # natural batches (no weighting): the reverse
+    assert np.allclose(engine.tag_logit_adjustment(labels, "natural", weighting=False), 0.0)
+    assert np.allclose(engine.tag_logit_adjustment(labels, "balanced", weighting=False), log_uni - log_nat)
+    # a balanced decision moves an ambiguous tag towards the rare class, a natural one towards the common one
+    logits = np.zeros(3)
+    assert np.argmax(logits + engine.tag_logit_adjustment(labels, "balanced", weighting=False)) == 0
+    assert np.argmax(logits + engine.tag_logit_adjustment(labels, "natural", weighting=True)) == 2
+    with pytest.raises(ValueError, match="tag_prior"):
+        engine.tag_logit_adjustment(labels, "uniform", weighting=True)
+
+
 def test_class_weights_are_those_of_the_training_part(radgen_spied, data):
     w = expected_class_weights(data)
     assert not np.allclose(w, 1.0), "tiny data should be imbalanced"

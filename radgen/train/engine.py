@@ -96,6 +96,25 @@ def generated_fraction(training: dict[str, Any], epoch: int) -> float:
     return p_max if ramp <= 0 else p_max * min(1.0, epoch / ramp)
 
 
+def tag_logit_adjustment(labels: np.ndarray, prior: str, weighting: bool) -> np.ndarray:
+    """Offsets added to the tagger's logits before its argmax picks the generator's control token.
+
+    The tagger learns from the batches as sampled: class-balanced when `weighting` (weighted sampler), natural
+    frequencies otherwise. `balanced` decides as if the classes were equally likely (what class weighting aims
+    at; the tags, and so the reports, keep their sensitivity for the rare classes, which text-reading
+    classifiers rank by); `natural` decides under the training frequencies (logit adjustment, Menon et al.,
+    2021: more reports name the majority class, fewer name the rare ones).
+    """
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+    log_natural = np.log(np.maximum(counts, 0.5) / counts.sum())
+    log_uniform = np.full(len(CLASSES), np.log(1.0 / len(CLASSES)))
+    sampled = log_uniform if weighting else log_natural
+    target = {"balanced": log_uniform, "natural": log_natural}.get(prior)
+    if target is None:
+        raise ValueError(f"training.tag_prior must be 'balanced' or 'natural', got {prior!r}")
+    return target - sampled
+
+
 def batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Chunks of the epoch's order; a trailing batch of one sample is dropped (BatchNorm needs two)."""
     out = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
@@ -266,11 +285,9 @@ def train_fold(
     ce_weight = torch.tensor(cw, dtype=torch.float32, device=device) if weighting else None
     sample_weights = torch.tensor(cw[train.labels], dtype=torch.double)
     if model.tagger is not None:
-        # the sampler draws classes uniformly when weighting; the tag decision should follow the real frequencies
-        counts = np.bincount(train.labels, minlength=len(CLASSES)).astype(np.float64)
-        natural = np.log(np.maximum(counts, 0.5) / counts.sum())
-        adjust = natural - np.log(1.0 / len(CLASSES)) if weighting else np.zeros(len(CLASSES))
-        model.tag_logit_adjust.copy_(torch.tensor(adjust, dtype=torch.float32))
+        model.tag_logit_adjust.copy_(torch.tensor(
+            tag_logit_adjustment(train.labels, str(training.get("tag_prior", "balanced")), weighting),
+            dtype=torch.float32))
     freeze_epochs = int(training.get("freeze_text_encoder_epochs", 0))
     report_weight = float(training.get("report_loss_weight", 0.0))
     patience = int(training.get("early_stopping_patience", epochs))
