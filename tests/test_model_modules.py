@@ -105,6 +105,36 @@ def test_report_generator_and_text_encoder_shapes(config: dict) -> None:
     assert h.shape == (*x["text"]["input_ids"].shape, model.text_encoder.hidden_size)
 
 
+def test_grid_positions_code_row_and_column() -> None:
+    from radgen.models.report_generator import grid_positions
+
+    codes = grid_positions(16, 8)  # a 4x4 grid: channels 0-3 code the row, 4-7 the column
+    assert codes.shape == (16, 8)
+    assert len({tuple(c.tolist()) for c in codes}) == 16  # every token has its own code
+    assert torch.equal(codes[1, :4], codes[2, :4]) and not torch.equal(codes[1, 4:], codes[2, 4:])  # same row
+    assert torch.equal(codes[1, 4:], codes[5, 4:]) and not torch.equal(codes[1, :4], codes[5, :4])  # same column
+    # hand-computed: token 5 is row 1, column 1; lowest frequency 1 rad per token
+    assert torch.allclose(codes[5, [0, 2, 4, 6]], torch.tensor([1.0, 1.0, 1.0, 1.0]).sin() * torch.tensor(
+        [1.0, 0.0, 1.0, 0.0]) + torch.tensor([1.0, 1.0, 1.0, 1.0]).cos() * torch.tensor([0.0, 1.0, 0.0, 1.0]))
+    assert grid_positions(5, 10).shape == (5, 10)  # not square, dim not a multiple of 4
+
+
+def test_token_positions_reach_the_decoder_memory_only_when_switched_on(config: dict) -> None:
+    """Without codes the decoder's memory is just the tokens permuted along with them (it cannot tell where
+    anything is); with codes, permuted tokens give a different memory."""
+    for positions in (False, True):
+        gen_cfg = {**variant_config(config, "radgen")["model"]["report_generator"], "token_positions": positions}
+        model = _model(config, report_generator=gen_cfg).eval()
+        assert model.report_generator.token_positions is positions
+        z, tokens = model.image_encoder(_inputs(model)["images"])
+        perm = torch.randperm(tokens.shape[1], generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            memory = model.report_generator.encoder_outputs(tokens, z).last_hidden_state
+            permuted = model.report_generator.encoder_outputs(tokens[:, perm], z).last_hidden_state
+        assert torch.equal(memory[:, 0], permuted[:, 0])  # the pooled z_img token has no place
+        assert torch.allclose(memory[:, 1:][:, perm], permuted[:, 1:], atol=1e-6) is (not positions)
+
+
 def test_fusion_blocks_and_head_shapes() -> None:
     dim = 16
     z_img, text = torch.randn(B, dim), torch.randn(B, 7, dim)

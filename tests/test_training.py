@@ -155,6 +155,17 @@ def test_no_class_weighting_uses_plain_ce_and_no_weighted_sampler(data, tmp_path
     assert run.sampler_weights == []
 
 
+def test_saved_tag_offsets_follow_tag_prior_and_training_labels(data, tmp_path):
+    """The trainer stores the offsets of `tag_prior` for the fold's training part in the saved model."""
+    v = mf.variant("radgen", epochs=1, tag_prior="natural")
+    mf.train(v, data, tmp_path / "m")
+    saved = load_file(str(tmp_path / "m" / "model.safetensors"))["tag_logit_adjust"].numpy()
+    labels = data.part(mf.FOLD, "train")["label"].map(CLASSES.index).to_numpy()
+    counts = np.bincount(labels, minlength=len(CLASSES))
+    assert np.allclose(saved, np.log(counts / counts.sum()) - np.log(1 / 3), atol=1e-6)  # sampled balanced
+    assert mf.variant("no_class_weighting")["training"]["tag_prior"] == "natural"  # the ablation corrects nothing
+
+
 # --------------------------------------------------------------------------- progressive unfreezing
 def test_text_encoder_frozen_then_unfrozen(radgen_spied):
     n = freeze_epochs()

@@ -485,7 +485,8 @@ def build_model(
             tag_ids = report_tok.convert_tokens_to_ids(list(TAG_TOKENS))
             if any(i is None or i == report_tok.unk_token_id for i in tag_ids):
                 raise ValueError(f"report tokenizer lacks the control tokens {TAG_TOKENS}")
-        report_generator = ReportGenerator(bart, dim, tag_token_ids=tag_ids)
+        report_generator = ReportGenerator(bart, dim, tag_token_ids=tag_ids,
+                                           token_positions=bool(gen_cfg.get("token_positions", False)))
 
     text_encoder, text_tok = None, None
     txt_cfg = model_cfg.get("text_encoder") or {}

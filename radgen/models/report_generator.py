@@ -7,6 +7,8 @@ encoder is never run, so its layers are dropped to keep parameter counts and mem
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -15,16 +17,40 @@ from transformers.modeling_outputs import BaseModelOutput
 from transformers.models.bart.modeling_bart import shift_tokens_right
 
 
+def grid_positions(n_tokens: int, dim: int, device: torch.device | None = None) -> torch.Tensor:
+    """2-D sine/cosine position codes [n_tokens, dim] of a square token grid, row-major (DETR-style).
+
+    Why: the decoder reads the image tokens through cross-attention, which is blind to order, and Swin's relative
+    position bias gives its tokens no absolute place; without codes a report cannot tell right from left or an
+    upper from a lower zone. Half the channels code the row, half the column; a token count that is not a
+    square gets 1-D codes over its index.
+    """
+    side = math.isqrt(n_tokens)
+    rows, cols = ((torch.arange(n_tokens) // side, torch.arange(n_tokens) % side) if side * side == n_tokens
+                  else (torch.arange(n_tokens), torch.arange(n_tokens)))
+    quarter = dim // 4
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(quarter, dtype=torch.float32) / max(quarter, 1))
+    parts = []
+    for coord in (rows, cols):
+        angles = coord.float().unsqueeze(1) * freqs.unsqueeze(0)
+        parts += [angles.sin(), angles.cos()]
+    codes = torch.cat(parts, dim=1)
+    codes = torch.nn.functional.pad(codes, (0, dim - codes.shape[1]))  # dim not a multiple of 4
+    return codes.to(device)
+
+
 class ReportGenerator(nn.Module):
     """Linear(embed_dim→d_model) + LayerNorm + GELU adapter feeding a BART decoder."""
 
     def __init__(self, bart: BartForConditionalGeneration, embed_dim: int,
-                 tag_token_ids: list[int] | None = None) -> None:
+                 tag_token_ids: list[int] | None = None, token_positions: bool = False) -> None:
         """`tag_token_ids`: vocabulary ids of one control token per class (<normal>, <pneumonia>, <tb>); when
-        given, every report is decoded after its class's control token (see `forward`)."""
+        given, every report is decoded after its class's control token (see `forward`). `token_positions` adds
+        2-D position codes to the adapted image-grid tokens (`grid_positions`)."""
         super().__init__()
         d_model = int(bart.config.d_model)
         self.tag_token_ids = list(tag_token_ids) if tag_token_ids else None
+        self.token_positions = bool(token_positions)
         self.adapter = nn.Sequential(nn.Linear(embed_dim, d_model), nn.LayerNorm(d_model), nn.GELU())
         bart.model.encoder.layers = nn.ModuleList()  # unused: the image tokens are the encoder output
         self.bart = bart
@@ -32,9 +58,12 @@ class ReportGenerator(nn.Module):
     def encoder_outputs(self, image_tokens: torch.Tensor, z_img: torch.Tensor | None = None) -> BaseModelOutput:
         """Adapted image tokens; the pooled z_img, when given, is prepended as one more token (a global summary
         the decoder can attend to, like a CLS token)."""
+        adapted = self.adapter(image_tokens)
+        if self.token_positions:
+            adapted = adapted + grid_positions(adapted.shape[1], adapted.shape[2], adapted.device).to(adapted.dtype)
         if z_img is not None:
-            image_tokens = torch.cat([z_img.unsqueeze(1), image_tokens], dim=1)
-        return BaseModelOutput(last_hidden_state=self.adapter(image_tokens))
+            adapted = torch.cat([self.adapter(z_img.unsqueeze(1)), adapted], dim=1)
+        return BaseModelOutput(last_hidden_state=adapted)
 
     def _tag_ids(self, tags: torch.Tensor) -> torch.Tensor:
         return torch.tensor(self.tag_token_ids, device=tags.device)[tags]
