@@ -5,7 +5,7 @@
 The data (manifest, folds, cache) are generated with radgen.data into DIR (a temporary directory by default;
 pass --data to reuse it across runs); results/ is never touched. Prints one JSON line: seconds for data,
 training, prediction, held-out macro-AUC, and the share of generated reports naming the true class's main
-finding (rule-based labeler), when the variant generates reports.
+finding (radgen.evaluate.labeler.main_finding_rate), when the variant generates reports.
 """
 
 from __future__ import annotations
@@ -22,22 +22,12 @@ import numpy as np  # noqa: E402 - timed imports
 
 from radgen.config import load_config, variant_config  # noqa: E402
 from radgen.constants import CLASSES  # noqa: E402
+from radgen.evaluate.labeler import main_finding_rate  # noqa: E402
 from radgen.predict import predict_fold  # noqa: E402
 from radgen.train import macro_auc, train_fold  # noqa: E402
 
 T_IMPORT = time.time() - T_START
 ROOT = Path(__file__).resolve().parent.parent
-MAIN_FINDINGS = {"pneumonia": ("pneumonia", "consolidation"), "tb": ("tuberculosis", "cavity", "nodule", "fibrosis")}
-
-
-def names_main_finding(report: str, label: str) -> bool:
-    """Does the report state the main finding of `label` (positive or uncertain; normal: no finding at all)?"""
-    from radgen.evaluate.labeler import label_report
-
-    found = label_report(report or "")
-    if label == "normal":
-        return found.get("no_finding", 0) == 1
-    return any(found.get(f, 0) in (1, -1) for f in MAIN_FINDINGS[label])
 
 
 def make_data(config: dict, directory: Path) -> dict[str, Path]:
@@ -99,7 +89,7 @@ def main() -> None:
     y = np.array([CLASSES.index(c) for c in preds["label"]])
     auc = macro_auc(y, preds[[f"p_{c}" for c in CLASSES]].to_numpy())
     reports = preds["report_generated"].fillna("").astype(str)
-    named = (float(np.mean([names_main_finding(r, lbl) for r, lbl in zip(reports, preds["label"], strict=True)]))
+    named = (main_finding_rate(reports.tolist(), preds["label"].tolist())
              if v["model"]["report_generator"].get("enabled", True) and v["model"].get("image_encoder") else None)
     print(json.dumps({
         "variant": args.variant, "fold": args.fold, "threads": args.threads, "import_s": round(T_IMPORT, 2),

@@ -231,3 +231,28 @@ def test_ce_identical_reports_are_perfect_and_edge_cases() -> None:
     assert all(math.isnan(v) for v in ce_metrics(["Possible TB."], ["Possible TB."]).values())
     with pytest.raises(ValueError):
         ce_metrics(["", None], ["a", "b"])
+
+
+# --------------------------------------------------------------------------- main finding named
+def test_main_finding_rate_by_hand() -> None:
+    from radgen.evaluate.labeler import main_finding_rate, names_main_finding
+
+    cases = [
+        ("IMPRESSION: No active lung disease.", "normal", True),
+        ("Right lower lobe consolidation. IMPRESSION: Pneumonia.", "normal", False),
+        ("Patchy consolidation in the right lower zone.", "pneumonia", True),
+        ("No focal consolidation. Heart size is normal.", "pneumonia", False),  # negated
+        ("Faint left upper zone nodularity; tuberculosis should be considered.", "tb", True),  # hedged counts
+        ("A thick-walled cavity in the right upper zone.", "tb", True),
+        ("Patchy consolidation in the left lower zone.", "tb", False),  # wrong disease
+        ("", "tb", False),
+    ]
+    for report, label, expected in cases:
+        assert names_main_finding(report, label) is expected, (report, label)
+    reports, labels, expected = zip(*cases, strict=True)
+    assert main_finding_rate(reports, labels) == pytest.approx(4 / 8)
+    assert math.isnan(main_finding_rate([], []))
+    with pytest.raises(ValueError, match="2 reports for 1 labels"):
+        main_finding_rate(["a", "b"], ["tb"])
+    with pytest.raises(ValueError, match="unknown class"):
+        names_main_finding("text", "covid")

@@ -12,7 +12,7 @@ import pandas as pd
 from radgen.constants import CLASSES, PROB_COLUMNS
 from radgen.evaluate.classification import classification_metrics, confusion
 from radgen.evaluate.io import labels_to_index, read_manifest, read_predictions, write_json
-from radgen.evaluate.labeler import CE_METRICS, ce_metrics
+from radgen.evaluate.labeler import CE_METRICS, MAIN_FINDING_METRIC, ce_metrics, main_finding_rate
 from radgen.evaluate.reports import REPORT_METRICS, radcliq_score, report_metrics
 
 __all__ = ["CLASSIFICATION_METRICS", "METRIC_NAMES", "evaluate_fold", "evaluate_fold_files"]
@@ -35,6 +35,7 @@ METRIC_NAMES: tuple[str, ...] = (
     *REPORT_METRICS,
     "METEOR",
     *CE_METRICS,
+    MAIN_FINDING_METRIC,
     "RadCliQ",
 )
 
@@ -102,6 +103,7 @@ def _report_block(
         log.warning("%s fold %d: every generated report is empty (scored as such)", variant, fold)
     out = report_metrics(references, hypotheses, meteor=meteor)
     out.update(ce_metrics(references, hypotheses, uncertain_as_positive=uncertain_as_positive))
+    out[MAIN_FINDING_METRIC] = main_finding_rate(hypotheses, predictions["label"].astype(str).tolist())
     if radcliq:
         out["RadCliQ"] = radcliq_score(references, hypotheses)
     return out

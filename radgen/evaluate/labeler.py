@@ -55,10 +55,14 @@ import numpy as np
 __all__ = [
     "CE_METRICS",
     "FINDINGS",
+    "MAIN_FINDINGS",
+    "MAIN_FINDING_METRIC",
     "MENTIONS",
     "ce_metrics",
     "label_matrix",
     "label_report",
+    "main_finding_rate",
+    "names_main_finding",
 ]
 
 log = logging.getLogger(__name__)
@@ -571,3 +575,37 @@ def ce_metrics(
     out["ce_recall_macro"] = float(r.mean())
     out["ce_f1_macro"] = float(f.mean())
     return out
+
+
+#: findings whose mention (positive or uncertain) states a class's main finding; normal: the labeler's no_finding.
+MAIN_FINDINGS: dict[str, tuple[str, ...]] = {
+    "normal": ("no_finding",),
+    "pneumonia": ("pneumonia", "consolidation"),
+    "tb": ("tuberculosis", "cavity", "nodule", "fibrosis"),
+}
+MAIN_FINDING_METRIC = "main_finding_rate"
+
+
+def names_main_finding(report: Any, label: str) -> bool:
+    """Does the report state the main finding of class `label` (positive or uncertain mention; for normal,
+    no finding at all)? A report that hedges ("nodules, tuberculosis should be considered") counts: it points
+    the reader at the right disease."""
+    if label not in MAIN_FINDINGS:
+        raise ValueError(f"unknown class {label!r}; expected one of {sorted(MAIN_FINDINGS)}")
+    found = label_report(report)
+    if label == "normal":
+        return found.get("no_finding", 0) == 1
+    return any(found.get(f, 0) in (1, -1) for f in MAIN_FINDINGS[label])
+
+
+def main_finding_rate(hypotheses: Sequence[Any], labels: Sequence[str]) -> float:
+    """Share of generated reports that name the main finding of their image's true class (nan when empty).
+
+    Unlike CE, which compares finding by finding with the reference report, this asks the question a reader
+    of the report asks first: does it point at the right diagnosis?
+    """
+    if len(hypotheses) != len(labels):
+        raise ValueError(f"{len(hypotheses)} reports for {len(labels)} labels")
+    if not len(labels):
+        return math.nan
+    return float(np.mean([names_main_finding(h, str(y)) for h, y in zip(hypotheses, labels, strict=True)]))
