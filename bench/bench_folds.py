@@ -24,8 +24,13 @@ def synthetic_manifest(n_images: int, n_patients: int, seed: int = 0) -> pd.Data
     lam = max((n_images / n_patients - 0.6) / 0.4 - 2, 0)
     sizes = np.where(repeat, 2 + np.minimum(rng.geometric(1 / (1 + lam), n_patients) - 1, 60), 1)
     labels = rng.choice(np.array(["normal", "pneumonia", "tb"]), size=n_patients, p=[0.086, 0.696, 0.218])
-    return pd.DataFrame({"image_id": np.arange(sizes.sum()).astype(str), "label": np.repeat(labels, sizes),
-                         "patient_id": np.repeat(np.arange(n_patients), sizes).astype(str)})
+    return pd.DataFrame(
+        {
+            "image_id": np.arange(sizes.sum()).astype(str),
+            "label": np.repeat(labels, sizes),
+            "patient_id": np.repeat(np.arange(n_patients), sizes).astype(str),
+        }
+    )
 
 
 def worst_deviation(manifest: pd.DataFrame, folds: pd.DataFrame) -> float:
@@ -39,13 +44,17 @@ def sklearn_folds(manifest: pd.DataFrame, k: int, seed: int) -> pd.DataFrame:
 
     fold = np.empty(len(manifest), dtype=int)
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    for f, (_, test) in enumerate(splitter.split(np.zeros(len(manifest)), manifest["label"], manifest["patient_id"])):
+    for f, (_, test) in enumerate(
+        splitter.split(np.zeros(len(manifest)), manifest["label"], manifest["patient_id"])
+    ):
         fold[test] = f
     return pd.DataFrame({"image_id": manifest["image_id"], "fold": fold, "inner": "train"})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--patients", type=int, default=30_000)
     parser.add_argument("--k", type=int, default=5)
@@ -54,20 +63,26 @@ def main() -> None:
     args = parser.parse_args()
     manifest = synthetic_manifest(args.images, args.patients)
     n_pat = manifest["patient_id"].nunique()
-    print(f"{len(manifest)} images, {n_pat} patients, "
-          f"{(manifest.groupby('patient_id').size() > 1).mean():.0%} with repeat studies, k={args.k}")
+    print(
+        f"{len(manifest)} images, {n_pat} patients, "
+        f"{(manifest.groupby('patient_id').size() > 1).mean():.0%} with repeat studies, k={args.k}"
+    )
     times = []
     for r in range(args.repeats):
         start = time.perf_counter()
         folds = make_folds(manifest, k=args.k, seed=r)
         times.append(time.perf_counter() - start)
-    print(f"radgen make_folds (incl. inner split and leakage check): best {min(times):.3f} s, "
-          f"median {np.median(times):.3f} s; worst class-share deviation {worst_deviation(manifest, folds):.3f} pts")
+    print(
+        f"radgen make_folds (incl. inner split and leakage check): best {min(times):.3f} s, "
+        f"median {np.median(times):.3f} s; worst class-share deviation {worst_deviation(manifest, folds):.3f} pts"
+    )
     if args.sklearn:
         start = time.perf_counter()
         folds = sklearn_folds(manifest, args.k, 0)
-        print(f"sklearn StratifiedGroupKFold(shuffle=True): {time.perf_counter() - start:.3f} s; "
-              f"worst class-share deviation {worst_deviation(manifest, folds):.3f} pts")
+        print(
+            f"sklearn StratifiedGroupKFold(shuffle=True): {time.perf_counter() - start:.3f} s; "
+            f"worst class-share deviation {worst_deviation(manifest, folds):.3f} pts"
+        )
 
 
 if __name__ == "__main__":

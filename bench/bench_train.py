@@ -35,16 +35,29 @@ def make_data(config: dict, directory: Path) -> dict[str, Path]:
     from radgen.data.folds import make_folds
     from radgen.data.synthetic import generate_synthetic
 
-    paths = {"manifest": directory / "manifest.csv", "folds": directory / "folds.csv",
-             "cache": directory / "cache.npy", "cache_index": directory / "cache_index.csv"}
+    paths = {
+        "manifest": directory / "manifest.csv",
+        "folds": directory / "folds.csv",
+        "cache": directory / "cache.npy",
+        "cache_index": directory / "cache_index.csv",
+    }
     if all(p.exists() for p in paths.values()):
         return paths
     syn, data = config["data"]["synthetic"], config["data"]
-    manifest = generate_synthetic(directory / "images", n_images=syn["n_images"], image_size=syn["image_size"],
-                                  seed=syn["seed"], proportions=syn["proportions"],
-                                  repeat_study_fraction=syn["repeat_study_fraction"])
-    folds = make_folds(manifest, k=config["folds"]["k"], seed=config["folds"]["seed"],
-                       inner_val_fraction=config["folds"]["inner_val_fraction"])
+    manifest = generate_synthetic(
+        directory / "images",
+        n_images=syn["n_images"],
+        image_size=syn["image_size"],
+        seed=syn["seed"],
+        proportions=syn["proportions"],
+        repeat_study_fraction=syn["repeat_study_fraction"],
+    )
+    folds = make_folds(
+        manifest,
+        k=config["folds"]["k"],
+        seed=config["folds"]["seed"],
+        inner_val_fraction=config["folds"]["inner_val_fraction"],
+    )
     build_cache(manifest, paths["cache"], paths["cache_index"], image_size=data["image_size"])
     manifest.to_csv(paths["manifest"], index=False)
     folds.to_csv(paths["folds"], index=False)
@@ -58,8 +71,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=None, help="data directory to create or reuse")
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
-    parser.add_argument("--reports-from-dir", type=Path, default=None,
-                        help="model dir of the reports_from variant (trained on the fly when missing)")
+    parser.add_argument(
+        "--reports-from-dir",
+        type=Path,
+        default=None,
+        help="model dir of the reports_from variant (trained on the fly when missing)",
+    )
     args = parser.parse_args()
 
     config = load_config(args.config)
@@ -72,31 +89,61 @@ def main() -> None:
         reports_dir = args.reports_from_dir
         if v["reports_from"] and reports_dir is None:  # its source model first (not timed)
             reports_dir = work / "source"
-            train_fold(variant_config(config, v["reports_from"]), **data, fold=args.fold, output_dir=reports_dir,
-                       threads=args.threads, progress=False)
+            train_fold(
+                variant_config(config, v["reports_from"]),
+                **data,
+                fold=args.fold,
+                output_dir=reports_dir,
+                threads=args.threads,
+                progress=False,
+            )
         reports_csv = None
         if reports_dir is not None:
             reports_csv = work / "source.csv"
-            predict_fold(reports_dir, **data, fold=args.fold, threads=args.threads).to_csv(reports_csv, index=False)
+            predict_fold(reports_dir, **data, fold=args.fold, threads=args.threads).to_csv(
+                reports_csv, index=False
+            )
         t1 = time.time()
-        summary = train_fold(v, **data, fold=args.fold, output_dir=work / "model", threads=args.threads,
-                             reports_model_dir=reports_dir, progress=False)
+        summary = train_fold(
+            v,
+            **data,
+            fold=args.fold,
+            output_dir=work / "model",
+            threads=args.threads,
+            reports_model_dir=reports_dir,
+            progress=False,
+        )
         t_train = time.time() - t1
         t2 = time.time()
-        preds = predict_fold(work / "model", **data, fold=args.fold, threads=args.threads,
-                             reports_predictions=reports_csv)
+        preds = predict_fold(
+            work / "model", **data, fold=args.fold, threads=args.threads, reports_predictions=reports_csv
+        )
         t_predict = time.time() - t2
     y = np.array([CLASSES.index(c) for c in preds["label"]])
     auc = macro_auc(y, preds[[f"p_{c}" for c in CLASSES]].to_numpy())
     reports = preds["report_generated"].fillna("").astype(str)
-    named = (main_finding_rate(reports.tolist(), preds["label"].tolist())
-             if v["model"]["report_generator"].get("enabled", True) and v["model"].get("image_encoder") else None)
-    print(json.dumps({
-        "variant": args.variant, "fold": args.fold, "threads": args.threads, "import_s": round(T_IMPORT, 2),
-        "data_s": round(t_data, 2), "train_s": round(t_train, 2), "predict_s": round(t_predict, 2),
-        "epochs_run": summary["epochs_run"], "best_epoch": summary["best_epoch"],
-        "held_out_macro_auc": round(auc, 4), "reports_naming_main_finding": named,
-    }))
+    named = (
+        main_finding_rate(reports.tolist(), preds["label"].tolist())
+        if v["model"]["report_generator"].get("enabled", True) and v["model"].get("image_encoder")
+        else None
+    )
+    print(
+        json.dumps(
+            {
+                "variant": args.variant,
+                "fold": args.fold,
+                "threads": args.threads,
+                "import_s": round(T_IMPORT, 2),
+                "data_s": round(t_data, 2),
+                "train_s": round(t_train, 2),
+                "predict_s": round(t_predict, 2),
+                "epochs_run": summary["epochs_run"],
+                "best_epoch": summary["best_epoch"],
+                "held_out_macro_auc": round(auc, 4),
+                "reports_naming_main_finding": named,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,9 @@ def validate_config(config: dict[str, Any], base_dir: str | Path = ".") -> dict[
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.path))
     messages = [f"{_key(e.path)}: {e.message}" for e in errors]
     if not messages:
-        model_validator = _validator_with_defaults()({**schema["definitions"]["model"], "definitions": schema["definitions"]})
+        model_validator = _validator_with_defaults()(
+            {**schema["definitions"]["model"], "definitions": schema["definitions"]}
+        )
         train_validator = _validator_with_defaults()(
             {**schema["definitions"]["training"], "definitions": schema["definitions"]}
         )
@@ -87,13 +89,17 @@ def validate_config(config: dict[str, Any], base_dir: str | Path = ".") -> dict[
                     messages.append(f"variants.{name}.reports_from: variant {source!r} generates no reports")
             model = resolved["model"]
             if model.get("image_encoder") is None and not model["text_encoder"].get("enabled", True):
-                messages.append(f"variants.{name}.model: neither an image encoder nor a text encoder is enabled")
+                messages.append(
+                    f"variants.{name}.model: neither an image encoder nor a text encoder is enabled"
+                )
         data = config["data"]
         if data["source"] != "synthetic":
             if not data.get("path"):
                 messages.append(f"data.path: required when data.source is {data['source']!r}")
             elif not (Path(base_dir) / data["path"]).exists():
-                messages.append(f"data.path: {data['path']!r} does not exist (relative to {Path(base_dir).resolve()})")
+                messages.append(
+                    f"data.path: {data['path']!r} does not exist (relative to {Path(base_dir).resolve()})"
+                )
         ref = config["evaluation"]["reference_variant"]
         if ref not in config["variants"]:
             messages.append(f"evaluation.reference_variant: {ref!r} is not a variant of this config")
@@ -112,7 +118,11 @@ def variant_config(config: dict[str, Any], variant: str) -> dict[str, Any]:
     for part, override in (block.get("model") or {}).items():
         # A different backbone brings its own settings: the default's kwargs (e.g. Swin depths) must not leak in.
         base = config["model"].get(part)
-        if isinstance(override, dict) and isinstance(base, dict) and override.get("name", base.get("name")) != base.get("name"):
+        if (
+            isinstance(override, dict)
+            and isinstance(base, dict)
+            and override.get("name", base.get("name")) != base.get("name")
+        ):
             model[part] = copy.deepcopy(override)
     return {
         "name": variant,

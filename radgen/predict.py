@@ -28,7 +28,9 @@ def load_reports(predictions_csv: PathLike, image_ids: list[str]) -> list[str]:
     by_id = dict(zip(df["image_id"], df["report_generated"].astype(str), strict=True))
     missing = [i for i in image_ids if i not in by_id]
     if missing:
-        raise ValueError(f"{predictions_csv} lacks generated reports for {len(missing)} image(s), e.g. {missing[:5]}")
+        raise ValueError(
+            f"{predictions_csv} lacks generated reports for {len(missing)} image(s), e.g. {missing[:5]}"
+        )
     return [by_id[i] for i in image_ids]
 
 

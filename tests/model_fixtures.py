@@ -83,8 +83,12 @@ class SynthData:
     cache_index: Path
 
     def kwargs(self, manifest: pd.DataFrame | None = None) -> dict[str, Any]:
-        return {"manifest": self.manifest if manifest is None else manifest, "folds": self.folds,
-                "cache": self.cache, "cache_index": self.cache_index}
+        return {
+            "manifest": self.manifest if manifest is None else manifest,
+            "folds": self.folds,
+            "cache": self.cache,
+            "cache_index": self.cache_index,
+        }
 
     def part(self, fold: int, role: str) -> pd.DataFrame:
         """Manifest rows of one part of `fold` (train | val | test), computed here from folds.csv alone."""
@@ -103,8 +107,9 @@ def make_synthetic(directory: Path) -> SynthData:
     from radgen.data.synthetic import generate_synthetic
 
     directory.mkdir(parents=True, exist_ok=True)
-    manifest = generate_synthetic(directory / "images", n_images=N_IMAGES, image_size=IMAGE_SIZE, seed=0,
-                                  proportions=PROPORTIONS)
+    manifest = generate_synthetic(
+        directory / "images", n_images=N_IMAGES, image_size=IMAGE_SIZE, seed=0, proportions=PROPORTIONS
+    )
     folds = make_folds(manifest, k=K_FOLDS, seed=0, inner_val_fraction=0.2)
     cache, index = directory / "cache.npy", directory / "cache_index.csv"
     build_cache(manifest, cache, index, image_size=IMAGE_SIZE)
@@ -122,17 +127,27 @@ def shared_synthetic(tmp_path_factory: Any) -> SynthData:
 
 
 # --------------------------------------------------------------------------- training / prediction
-def train(v: dict[str, Any], data: SynthData, out_dir: Path, *, fold: int = FOLD,
-          manifest: pd.DataFrame | None = None, **kwargs: Any) -> dict[str, Any]:
+def train(
+    v: dict[str, Any],
+    data: SynthData,
+    out_dir: Path,
+    *,
+    fold: int = FOLD,
+    manifest: pd.DataFrame | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     from radgen.train import train_fold
 
     kwargs.setdefault("threads", 1)
     kwargs.setdefault("progress", False)
-    return train_fold(v, **data.kwargs(manifest), fold=fold, output_dir=out_dir, image_size=IMAGE_SIZE, **kwargs)
+    return train_fold(
+        v, **data.kwargs(manifest), fold=fold, output_dir=out_dir, image_size=IMAGE_SIZE, **kwargs
+    )
 
 
-def predict(model_dir: Path, data: SynthData, *, fold: int = FOLD, manifest: pd.DataFrame | None = None,
-            **kwargs: Any) -> pd.DataFrame:
+def predict(
+    model_dir: Path, data: SynthData, *, fold: int = FOLD, manifest: pd.DataFrame | None = None, **kwargs: Any
+) -> pd.DataFrame:
     from radgen.predict import predict_fold
 
     kwargs.setdefault("threads", 1)

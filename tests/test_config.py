@@ -43,8 +43,14 @@ def test_defaults_are_filled_in():
         (lambda c: c["data"].update(source="folder", path=None), "data.path"),
         (lambda c: c["training"].update(batch_size=0), "training.batch_size"),
         (lambda c: c.update(trainig={}), "trainig"),
-        (lambda c: c["variants"]["radgen"].update(model={"fusion": {"type": "sum"}}), "variants.radgen.model.fusion.type"),
-        (lambda c: c["variants"]["report_only"].update(reports_from="densenet121"), "variants.report_only.reports_from"),
+        (
+            lambda c: c["variants"]["radgen"].update(model={"fusion": {"type": "sum"}}),
+            "variants.radgen.model.fusion.type",
+        ),
+        (
+            lambda c: c["variants"]["report_only"].update(reports_from="densenet121"),
+            "variants.report_only.reports_from",
+        ),
         (lambda c: c["evaluation"].update(reference_variant="nope"), "evaluation.reference_variant"),
     ],
 )

@@ -27,7 +27,9 @@ def manifest(tmp_path) -> pd.DataFrame:
         arr = np.random.default_rng(i).integers(0, 256, (h, w), dtype=np.uint8)
         path = tmp_path / f"im{i}.png"
         Image.fromarray(arr, mode="L").save(path)
-        rows.append({"image_id": f"id{i}", "path": str(path), "label": "normal", "patient_id": f"p{i}", "report": ""})
+        rows.append(
+            {"image_id": f"id{i}", "path": str(path), "label": "normal", "patient_id": f"p{i}", "report": ""}
+        )
     return pd.DataFrame(rows)
 
 

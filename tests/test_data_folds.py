@@ -15,8 +15,13 @@ from radgen.data.synthetic import sample_studies
 @pytest.fixture(scope="module")
 def manifest() -> pd.DataFrame:
     studies = sample_studies(600, 0, {"normal": 0.086, "pneumonia": 0.696, "tb": 0.217}, 0.35)
-    return pd.DataFrame({"image_id": [s.image_id for s in studies], "label": [s.label for s in studies],
-                         "patient_id": [s.patient_id for s in studies]})
+    return pd.DataFrame(
+        {
+            "image_id": [s.image_id for s in studies],
+            "label": [s.label for s in studies],
+            "patient_id": [s.patient_id for s in studies],
+        }
+    )
 
 
 def test_columns_and_coverage(manifest):
@@ -91,8 +96,13 @@ def test_fast_at_scale():
     rng = np.random.default_rng(0)
     sizes = rng.choice([1, 1, 1, 2, 3, 4, 6], size=30_000)
     labels = rng.choice(np.array(["normal", "pneumonia", "tb"]), size=30_000, p=[0.3, 0.5, 0.2])
-    big = pd.DataFrame({"image_id": np.arange(sizes.sum()).astype(str), "label": np.repeat(labels, sizes),
-                        "patient_id": np.repeat(np.arange(30_000), sizes).astype(str)})
+    big = pd.DataFrame(
+        {
+            "image_id": np.arange(sizes.sum()).astype(str),
+            "label": np.repeat(labels, sizes),
+            "patient_id": np.repeat(np.arange(30_000), sizes).astype(str),
+        }
+    )
     start = time.perf_counter()
     folds = make_folds(big, k=5, seed=0)
     assert time.perf_counter() - start < 5
@@ -102,8 +112,13 @@ def test_fast_at_scale():
 
 def test_tiny_dataset_still_has_inner_val_of_every_class():
     studies = sample_studies(90, 0, {"normal": 0.086, "pneumonia": 0.696, "tb": 0.217}, 0.35)
-    small = pd.DataFrame({"image_id": [s.image_id for s in studies], "label": [s.label for s in studies],
-                          "patient_id": [s.patient_id for s in studies]})
+    small = pd.DataFrame(
+        {
+            "image_id": [s.image_id for s in studies],
+            "label": [s.label for s in studies],
+            "patient_id": [s.patient_id for s in studies],
+        }
+    )
     for k in (2, 5):
         merged = small.merge(make_folds(small, k=k, seed=0), on="image_id")
         for held_out in range(k):

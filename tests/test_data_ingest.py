@@ -49,12 +49,21 @@ def tree(tmp_path, monkeypatch):
     save(root / "Tuberculosis" / "t2.png")
     (root / "Tuberculosis" / ".DS_Store").write_text("junk")
     (root / "README.txt").write_text("about this data")
-    pd.DataFrame({
-        "filename": ["n1.png", "NORMAL/sub/n2.png", "p1.png", "p2.png", "p3.jpg", "t1.png", "t2.png"],
-        "report": ["Clear lungs.", "Normal.", "RLL consolidation.", "Patchy opacity.", "LUL pneumonia.",
-                   "Upper zone cavity.", "Apical nodules."],
-        "patient_id": ["A", "B", "C", "C", "D", "E", ""],
-    }).to_csv(root / "reports.csv", index=False)
+    pd.DataFrame(
+        {
+            "filename": ["n1.png", "NORMAL/sub/n2.png", "p1.png", "p2.png", "p3.jpg", "t1.png", "t2.png"],
+            "report": [
+                "Clear lungs.",
+                "Normal.",
+                "RLL consolidation.",
+                "Patchy opacity.",
+                "LUL pneumonia.",
+                "Upper zone cavity.",
+                "Apical nodules.",
+            ],
+            "patient_id": ["A", "B", "C", "C", "D", "E", ""],
+        }
+    ).to_csv(root / "reports.csv", index=False)
     return root
 
 
@@ -76,7 +85,11 @@ def test_folder_tree_with_aliases_and_reports(tree, caplog):
     assert list(m.columns) == ["image_id", "path", "label", "patient_id", "report"]
     assert sorted(m["label"].value_counts().items()) == [("normal", 2), ("pneumonia", 3), ("tb", 2)]
     row = m.set_index("image_id").loc["NORMAL__sub__n2"]
-    assert row["path"] == "data/xray/NORMAL/sub/n2.png" and row["report"] == "Normal." and row["patient_id"] == "B"
+    assert (
+        row["path"] == "data/xray/NORMAL/sub/n2.png"
+        and row["report"] == "Normal."
+        and row["patient_id"] == "B"
+    )
     assert (m.loc[m["image_id"].isin(["Pneumonia__p1", "Pneumonia__p2"]), "patient_id"] == "C").all()
     # t2 has no patient id: it becomes its own patient, with a warning
     assert m.set_index("image_id").loc["Tuberculosis__t2", "patient_id"] == "Tuberculosis__t2"
@@ -88,9 +101,13 @@ def test_csv_manifest_paths_relative_to_csv(tmp_path, monkeypatch):
     base = tmp_path / "site"
     for name in ("a.png", "b.png", "c.png", "d.png"):
         save(base / "imgs" / name)
-    pd.DataFrame({"path": ["imgs/a.png", "imgs/b.png", "imgs/c.png", str(base / "imgs" / "d.png")],
-                  "label": ["Normal", "PNEUMONIA", "tb", "pneumonia"],
-                  "report": ["r1", "r2", "r3", "r4"]}).to_csv(base / "labels.csv", index=False)
+    pd.DataFrame(
+        {
+            "path": ["imgs/a.png", "imgs/b.png", "imgs/c.png", str(base / "imgs" / "d.png")],
+            "label": ["Normal", "PNEUMONIA", "tb", "pneumonia"],
+            "report": ["r1", "r2", "r3", "r4"],
+        }
+    ).to_csv(base / "labels.csv", index=False)
     m = ingest("csv", "site/labels.csv", require_reports=True)
     assert list(m["path"][:3]) == ["site/imgs/a.png", "site/imgs/b.png", "site/imgs/c.png"]
     assert list(m["label"]) == ["normal", "pneumonia", "tb", "pneumonia"]
@@ -111,14 +128,31 @@ def test_every_problem_is_listed_once_and_nothing_is_written(tree):
     with pytest.raises(IngestError) as err:
         build_manifest({"source": "folder", "path": "data/xray"}, out, require_reports=True)
     msg = str(err.value)
-    for needle in ("data/xray/NORMAL/big.png", "data/xray/Pneumonia/fake.png", "data/xray/COVID/",
-                   "data/xray/Pneumonia/copy_of_n1.png", "Pneumonia__p1", "data/xray/Pneumonia/p1.bmp",
-                   "data/xray/stray.png", "unreadable image", "unknown label", "duplicate pixel content",
-                   "duplicate id", "missing report", "no manifest was written"):
+    for needle in (
+        "data/xray/NORMAL/big.png",
+        "data/xray/Pneumonia/fake.png",
+        "data/xray/COVID/",
+        "data/xray/Pneumonia/copy_of_n1.png",
+        "Pneumonia__p1",
+        "data/xray/Pneumonia/p1.bmp",
+        "data/xray/stray.png",
+        "unreadable image",
+        "unknown label",
+        "duplicate pixel content",
+        "duplicate id",
+        "missing report",
+        "no manifest was written",
+    ):
         assert needle in msg, needle
     kinds = {p.kind for p in err.value.problems}
-    assert kinds >= {"unreadable image", "unknown label", "duplicate pixel content", "duplicate id",
-                     "missing report", "image outside class folder"}
+    assert kinds >= {
+        "unreadable image",
+        "unknown label",
+        "duplicate pixel content",
+        "duplicate id",
+        "missing report",
+        "image outside class folder",
+    }
     assert not out.exists()
     assert not out.parent.exists() or not list(out.parent.iterdir())  # no temp file left either
 
@@ -136,9 +170,13 @@ def test_csv_bad_rows_are_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name in ("a.png", "b.png", "c.png"):
         save(tmp_path / name)
-    pd.DataFrame({"path": ["a.png", "b.png", "c.png", "a.png", "gone.png"],
-                  "label": ["normal", "covid", "tb", "normal", "pneumonia"],
-                  "report": ["r", "r", "", "r", "r"]}).to_csv("m.csv", index=False)
+    pd.DataFrame(
+        {
+            "path": ["a.png", "b.png", "c.png", "a.png", "gone.png"],
+            "label": ["normal", "covid", "tb", "normal", "pneumonia"],
+            "report": ["r", "r", "", "r", "r"],
+        }
+    ).to_csv("m.csv", index=False)
     with pytest.raises(IngestError) as err:
         ingest("csv", "m.csv", require_reports=True)
     msg = str(err.value)
@@ -158,7 +196,9 @@ def test_missing_columns(tmp_path, monkeypatch):
 def test_build_manifest_synthetic_writes_atomically(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = {"source": "synthetic", "synthetic": {"n_images": 20, "image_size": 32, "seed": 1}}
-    m = build_manifest(data, "results/data/manifest.csv", images_dir="results/data/synthetic", require_reports=True)
+    m = build_manifest(
+        data, "results/data/manifest.csv", images_dir="results/data/synthetic", require_reports=True
+    )
     back = read_manifest("results/data/manifest.csv")
     assert back.equals(m.astype(str)) or back.to_dict() == m.to_dict()
     assert back["path"].str.startswith("results/data/synthetic/").all()
@@ -166,7 +206,11 @@ def test_build_manifest_synthetic_writes_atomically(tmp_path, monkeypatch):
 
 
 def test_reports_required_follows_variants():
-    base = {"model": {"report_generator": {"enabled": False}, "text_encoder": {"enabled": False}},
-            "training": {}}
+    base = {
+        "model": {"report_generator": {"enabled": False}, "text_encoder": {"enabled": False}},
+        "training": {},
+    }
     assert not reports_required({**base, "variants": {"img": {}}})
-    assert reports_required({**base, "variants": {"img": {}, "txt": {"model": {"text_encoder": {"enabled": True}}}}})
+    assert reports_required(
+        {**base, "variants": {"img": {}, "txt": {"model": {"text_encoder": {"enabled": True}}}}}
+    )

@@ -79,9 +79,14 @@ def test_reports_mention_what_was_drawn(studies):
             if "effusion" not in kinds:
                 assert "no pleural effusion" in low
         else:
-            positive = [x for x in sentences(report)
-                        if re.search(r"consolidation|opacit|nodul|cavit|effusion|pneumonia|tuberculosis", x.lower())]
-            assert all(re.match(r"(no|the lungs are clear|both lungs are clear)", x.lower()) for x in positive), report
+            positive = [
+                x
+                for x in sentences(report)
+                if re.search(r"consolidation|opacit|nodul|cavit|effusion|pneumonia|tuberculosis", x.lower())
+            ]
+            assert all(
+                re.match(r"(no|the lungs are clear|both lungs are clear)", x.lower()) for x in positive
+            ), report
         if "effusion" in kinds:
             side = next(f.side for f in s.findings if f.kind == "effusion")
             assert f"{side} pleural effusion" in low or f"{side} costophrenic" in low

@@ -214,7 +214,7 @@ def test_script_adapters(tmp_path: Path, restore_logging) -> None:
                     ),
                     wildcards=SimpleNamespace(variant=variant, fold=str(fold)),
                     log=[str(tmp_path / "logs" / f"{variant}{fold}.log")],
-                )
+                ),
             )
             jsons.append(out)
     m = tmp_path / "metrics"
@@ -237,7 +237,7 @@ def test_script_adapters(tmp_path: Path, restore_logging) -> None:
                 evaluation={"bootstrap_resamples": 100, "seed": 0},
             ),
             log=[str(tmp_path / "logs" / "summary.log")],
-        )
+        ),
     )
     summary = pd.read_csv(m / "summary.csv")
     assert list(dict.fromkeys(summary.variant)) == ["radgen", "densenet121"]  # config order

@@ -62,8 +62,9 @@ def models(cfg, train_reports):
     def get(name: str) -> RadGenModel:
         if name not in cache:
             torch.manual_seed(0)
-            cache[name] = build_model(mf.variant(name, cfg)["model"], image_size=mf.IMAGE_SIZE,
-                                      train_reports=train_reports).eval()
+            cache[name] = build_model(
+                mf.variant(name, cfg)["model"], image_size=mf.IMAGE_SIZE, train_reports=train_reports
+            ).eval()
         return cache[name]
 
     return get
@@ -77,8 +78,11 @@ def batch(data) -> dict:
     fd = FoldData(**data.kwargs(), fold=mf.FOLD)
     test = fd.test
     rows = test.rows[:B]
-    return {"images": to_float(fd.images(rows), mf.IMAGE_SIZE), "reports": test.reports[:B],
-            "labels": torch.from_numpy(test.labels[:B])}
+    return {
+        "images": to_float(fd.images(rows), mf.IMAGE_SIZE),
+        "reports": test.reports[:B],
+        "labels": torch.from_numpy(test.labels[:B]),
+    }
 
 
 def param_names(model: nn.Module) -> set[str]:
@@ -220,7 +224,9 @@ def test_every_variant_forward_shapes(models, cfg, batch, name):
         assert out["gate"].shape == (B, E)
     assert (out["branch_logits"] is not None) == (v["model"]["fusion"]["type"] == "late")
     assert (out["report_loss"] is not None) == model.has_generator
-    probs, texts = model.predict(images, None if model.has_generator or not model.has_text else batch["reports"])
+    probs, texts = model.predict(
+        images, None if model.has_generator or not model.has_text else batch["reports"]
+    )
     assert probs.shape == (B, 3) and torch.allclose(probs.sum(1), torch.ones(B), atol=1e-6)
     assert len(texts) == B
 
@@ -252,8 +258,9 @@ def test_gate_is_elementwise_convex_combination():
 
 def test_gate_in_model_open_ignores_text_closed_uses_it(cfg, train_reports, batch):
     torch.manual_seed(0)
-    model = build_model(mf.variant("radgen", cfg)["model"], image_size=mf.IMAGE_SIZE,
-                        train_reports=train_reports).eval()
+    model = build_model(
+        mf.variant("radgen", cfg)["model"], image_size=mf.IMAGE_SIZE, train_reports=train_reports
+    ).eval()
     text_a = model.tokenize_text(batch["reports"])
     text_b = model.tokenize_text(["bilateral effusion cavity nodules"] * B)
     with torch.no_grad():
@@ -276,7 +283,9 @@ def test_radgen_has_every_part(models):
     m = models("radgen")
     assert isinstance(m.image_encoder.backbone, SwinTransformer)
     assert isinstance(m.report_generator.bart, BartForConditionalGeneration)
-    assert m.text_encoder is not None and isinstance(m.fusion, CrossAttentionFusion) and isinstance(m.gate, Gate)
+    assert (
+        m.text_encoder is not None and isinstance(m.fusion, CrossAttentionFusion) and isinstance(m.gate, Gate)
+    )
     assert any(isinstance(x, nn.MultiheadAttention) for x in m.modules())
 
 
@@ -355,7 +364,7 @@ def test_variants_with_different_model_config_build_different_models(models, cfg
     sigs = {n: signature(models(n)) for n in names}
     model_cfgs = {n: json.dumps(mf.variant(n, cfg)["model"], sort_keys=True) for n in names}
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             if model_cfgs[a] == model_cfgs[b]:
                 assert sigs[a] == sigs[b], f"{a} and {b} have the same model config but different parameters"
             else:
@@ -378,8 +387,12 @@ def _forbid_unpickling(monkeypatch):
 @pytest.mark.parametrize("name", ["radgen", "report_only", "late_fusion", "densenet121", "early_fusion"])
 def test_save_pretrained_round_trip(cfg, train_reports, batch, tmp_path, monkeypatch, name):
     torch.manual_seed(1)
-    model = build_model(mf.variant(name, cfg)["model"], image_size=mf.IMAGE_SIZE, train_reports=train_reports,
-                        metadata={"variant": name, "fold": 0})
+    model = build_model(
+        mf.variant(name, cfg)["model"],
+        image_size=mf.IMAGE_SIZE,
+        train_reports=train_reports,
+        metadata={"variant": name, "fold": 0},
+    )
     # move the non-parameter state away from its initial values so that the round trip has to carry it
     if model.has_image:
         model.train()
@@ -453,7 +466,10 @@ def test_pretrained_text_encoder_loads_from_local_directory(cfg, train_reports, 
 
     hf_cfg = json.loads((src / "config.json").read_text())
     bert = model.text_encoder.model
-    assert bert.config.hidden_size == hf_cfg["hidden_size"] and model.text_encoder.hidden_size == hf_cfg["hidden_size"]
+    assert (
+        bert.config.hidden_size == hf_cfg["hidden_size"]
+        and model.text_encoder.hidden_size == hf_cfg["hidden_size"]
+    )
     reference = load_file(str(src / "model.safetensors"))
     own = bert.state_dict()
     compared = 0

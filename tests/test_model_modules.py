@@ -62,13 +62,28 @@ def _inputs(model: RadGenModel) -> dict:
 
 
 # --------------------------------------------------------------------------- modules
-@pytest.mark.parametrize("name,kwargs", [
-    ("swin_tiny_patch4_window7_224", {"embed_dim": 16, "depths": [1, 1], "num_heads": [2, 2], "window_size": 4,
-                                      "patch_size": 4, "embed_layer": "conv_stem", "global_pool": "max"}),
-    ("swin_tiny_patch4_window7_224", {"embed_dim": 16, "depths": [1, 1], "num_heads": [2, 2], "window_size": 4,
-                                      "patch_size": 4}),
-    ("densenet121", {"growth_rate": 4, "block_config": [1, 1, 1, 1]}),
-])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        (
+            "swin_tiny_patch4_window7_224",
+            {
+                "embed_dim": 16,
+                "depths": [1, 1],
+                "num_heads": [2, 2],
+                "window_size": 4,
+                "patch_size": 4,
+                "embed_layer": "conv_stem",
+                "global_pool": "max",
+            },
+        ),
+        (
+            "swin_tiny_patch4_window7_224",
+            {"embed_dim": 16, "depths": [1, 1], "num_heads": [2, 2], "window_size": 4, "patch_size": 4},
+        ),
+        ("densenet121", {"growth_rate": 4, "block_config": [1, 1, 1, 1]}),
+    ],
+)
 def test_image_encoder_shapes(name: str, kwargs: dict) -> None:
     enc = ImageEncoder(name, 24, SIZE, kwargs=kwargs, z_norm=True)
     z, tokens = enc(torch.rand(B, 1, SIZE, SIZE))
@@ -112,10 +127,15 @@ def test_grid_positions_code_row_and_column() -> None:
     assert codes.shape == (16, 8)
     assert len({tuple(c.tolist()) for c in codes}) == 16  # every token has its own code
     assert torch.equal(codes[1, :4], codes[2, :4]) and not torch.equal(codes[1, 4:], codes[2, 4:])  # same row
-    assert torch.equal(codes[1, 4:], codes[5, 4:]) and not torch.equal(codes[1, :4], codes[5, :4])  # same column
+    assert torch.equal(codes[1, 4:], codes[5, 4:]) and not torch.equal(
+        codes[1, :4], codes[5, :4]
+    )  # same column
     # hand-computed: token 5 is row 1, column 1; lowest frequency 1 rad per token
-    assert torch.allclose(codes[5, [0, 2, 4, 6]], torch.tensor([1.0, 1.0, 1.0, 1.0]).sin() * torch.tensor(
-        [1.0, 0.0, 1.0, 0.0]) + torch.tensor([1.0, 1.0, 1.0, 1.0]).cos() * torch.tensor([0.0, 1.0, 0.0, 1.0]))
+    assert torch.allclose(
+        codes[5, [0, 2, 4, 6]],
+        torch.tensor([1.0, 1.0, 1.0, 1.0]).sin() * torch.tensor([1.0, 0.0, 1.0, 0.0])
+        + torch.tensor([1.0, 1.0, 1.0, 1.0]).cos() * torch.tensor([0.0, 1.0, 0.0, 1.0]),
+    )
     assert grid_positions(5, 10).shape == (5, 10)  # not square, dim not a multiple of 4
 
 
@@ -123,7 +143,10 @@ def test_token_positions_reach_the_decoder_memory_only_when_switched_on(config: 
     """Without codes the decoder's memory is just the tokens permuted along with them (it cannot tell where
     anything is); with codes, permuted tokens give a different memory."""
     for positions in (False, True):
-        gen_cfg = {**variant_config(config, "radgen")["model"]["report_generator"], "token_positions": positions}
+        gen_cfg = {
+            **variant_config(config, "radgen")["model"]["report_generator"],
+            "token_positions": positions,
+        }
         model = _model(config, report_generator=gen_cfg).eval()
         assert model.report_generator.token_positions is positions
         z, tokens = model.image_encoder(_inputs(model)["images"])
@@ -186,7 +209,9 @@ def test_variant_switches_change_the_model(config: dict) -> None:
 
     concat = _model(config, "concat_fusion")
     assert isinstance(concat.fusion, ConcatFusion) and concat.gate is not None
-    assert not any(isinstance(m, (CrossAttentionFusion, torch.nn.MultiheadAttention)) for m in concat.modules())
+    assert not any(
+        isinstance(m, (CrossAttentionFusion, torch.nn.MultiheadAttention)) for m in concat.modules()
+    )
 
     no_report = _model(config, "no_report_generation")
     assert no_report.report_generator is None and no_report.text_encoder is None
@@ -222,7 +247,9 @@ def test_invalid_combinations_are_rejected(config: dict) -> None:
 def test_save_load_round_trip(config: dict, tmp_path: Path) -> None:
     model = _model(config).eval()
     model.save_pretrained(tmp_path)
-    assert {"config.json", "model.safetensors", "tokenizer_report", "tokenizer_text"} <= {p.name for p in tmp_path.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer_report", "tokenizer_text"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg["classes"] == ["normal", "pneumonia", "tb"] and cfg["image_size"] == SIZE
     loaded = RadGenModel.from_pretrained(tmp_path)
@@ -242,7 +269,11 @@ def test_loading_never_unpickles(config: dict, tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(pickle, "loads", forbidden)
     monkeypatch.setattr(torch, "load", forbidden)
     RadGenModel.from_pretrained(tmp_path)
-    assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.pkl"))
+    assert (
+        not list(tmp_path.rglob("*.bin"))
+        and not list(tmp_path.rglob("*.pt"))
+        and not list(tmp_path.rglob("*.pkl"))
+    )
 
 
 def test_incomplete_checkpoint_lists_missing_files(config: dict, tmp_path: Path) -> None:
@@ -274,15 +305,24 @@ def _minilm_dir() -> Path | None:
     return d if (d / "config.json").is_file() else None
 
 
-def test_pretrained_text_encoder_from_local_dir(config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pretrained_text_encoder_from_local_dir(
+    config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     local = _minilm_dir()
     if local is None:  # a real BERT-family checkpoint saved by the test itself
         from transformers import BertConfig, BertModel
 
         local = tmp_path / "bert"
-        BertModel(BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                             intermediate_size=64)).save_pretrained(local)
+        BertModel(
+            BertConfig(
+                vocab_size=100,
+                hidden_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=64,
+            )
+        ).save_pretrained(local)
         train_text_tokenizer(REPORTS, 100, 40).save_pretrained(local)
     cfg = variant_config(config, "radgen")["model"]
     cfg["text_encoder"] = {**cfg["text_encoder"], "pretrained": True, "name": str(local)}
@@ -307,4 +347,6 @@ def test_missing_pretrained_weights_give_clear_error(config: dict, monkeypatch: 
     with pytest.raises(PretrainedWeightsUnavailable) as err:
         build_model(cfg, image_size=SIZE, train_reports=REPORTS)
     msg = str(err.value)
-    assert "radgen-tests/no-such-model" in msg and "local directory" in msg and "model.text_encoder.name" in msg
+    assert (
+        "radgen-tests/no-such-model" in msg and "local directory" in msg and "model.text_encoder.name" in msg
+    )

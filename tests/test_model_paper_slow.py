@@ -36,13 +36,18 @@ def test_paper_config_full_size_training_step() -> None:
     model = build_model(model_cfg, image_size=size, train_reports=REPORTS * 4)
     build_s = time.time() - t0
     assert model.image_encoder.num_features == 1024  # Swin-B
-    assert model.report_generator.bart.config.d_model == 768 and len(model.report_generator.bart.model.decoder.layers) == 6
+    assert (
+        model.report_generator.bart.config.d_model == 768
+        and len(model.report_generator.bart.model.decoder.layers) == 6
+    )
     assert model.text_encoder.hidden_size == 768 and model.text_encoder.model.config.num_hidden_layers == 12
     assert model.head.net[0].out_features == 256 and model.head.net[4].out_features == 128
 
     groups = model.parameter_groups()
-    optimizer = torch.optim.AdamW([{"params": p, "lr": training["lr"][g]} for g, p in groups.items()],
-                                  weight_decay=training["weight_decay"])
+    optimizer = torch.optim.AdamW(
+        [{"params": p, "lr": training["lr"][g]} for g, p in groups.items()],
+        weight_decay=training["weight_decay"],
+    )
     batch = 2
     images = torch.rand(batch, 1, size, size)
     labels = torch.tensor([1, 2])
@@ -61,5 +66,7 @@ def test_paper_config_full_size_training_step() -> None:
     assert torch.isfinite(loss)
     assert any(not torch.equal(before[n], p) for n, p in model.named_parameters() if n in before)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"\nfull-size RadGen: {model.n_parameters() / 1e6:.1f} M parameters, build {build_s:.1f} s, "
-          f"one step (batch {batch}, {size} px, CPU) {step_s:.1f} s, peak RSS {peak_gb:.1f} GB")
+    print(
+        f"\nfull-size RadGen: {model.n_parameters() / 1e6:.1f} M parameters, build {build_s:.1f} s, "
+        f"one step (batch {batch}, {size} px, CPU) {step_s:.1f} s, peak RSS {peak_gb:.1f} GB"
+    )

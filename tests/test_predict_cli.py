@@ -29,7 +29,6 @@ RADGEN_BIN = Path(sys.executable).parent / "radgen"
 # --------------------------------------------------------------------------- fixtures
 
 
-
 @pytest.fixture(scope="module")
 def images(data, tmp_path_factory) -> dict[str, Path | str]:
     """Input files made from two held-out synthetic images (ids a, b)."""
@@ -136,9 +135,21 @@ def test_console_script(reference, images):
     """The installed `radgen` entry point, in a fresh process."""
     if not RADGEN_BIN.exists():
         pytest.skip(f"{RADGEN_BIN} not installed (pip install -e .)")
-    ok = subprocess.run([str(RADGEN_BIN), "predict", str(images["gray_png"]), str(images["rgb_jpg"]),
-                         "--checkpoint", str(reference.model_dir), "--json"],
-                        capture_output=True, text=True, timeout=300, check=False)
+    ok = subprocess.run(
+        [
+            str(RADGEN_BIN),
+            "predict",
+            str(images["gray_png"]),
+            str(images["rgb_jpg"]),
+            "--checkpoint",
+            str(reference.model_dir),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr[-3000:]
     results = json.loads(ok.stdout)
     assert len(results) == 2 and all(abs(probs(r).sum() - 1) < 1e-5 for r in results)
@@ -162,8 +173,9 @@ def test_corrupt_image(reference, images, capsys, key):
 
 def test_every_bad_image_is_named_at_once(reference, images, tmp_path, capsys):
     missing = tmp_path / "gone.jpg"
-    rc, _, err = run_cli([images["corrupt_png"], missing, images["truncated_jpg"], "--checkpoint",
-                          reference.model_dir], capsys)
+    rc, _, err = run_cli(
+        [images["corrupt_png"], missing, images["truncated_jpg"], "--checkpoint", reference.model_dir], capsys
+    )
     assert rc != 0
     for p in (images["corrupt_png"], missing, images["truncated_jpg"]):
         assert str(p) in err
@@ -196,9 +208,18 @@ def _damage(d: Path, how: str) -> str:
     raise ValueError(how)
 
 
-@pytest.mark.parametrize("how", ["missing_weights", "missing_config", "missing_text_tokenizer",
-                                 "missing_report_tokenizer", "missing_tokenizer_json", "truncated_weights",
-                                 "corrupt_config"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "missing_weights",
+        "missing_config",
+        "missing_text_tokenizer",
+        "missing_report_tokenizer",
+        "missing_tokenizer_json",
+        "truncated_weights",
+        "corrupt_config",
+    ],
+)
 def test_incomplete_checkpoint_directory(reference, images, tmp_path, capsys, how):
     d = tmp_path / "ckpt"
     shutil.copytree(reference.model_dir, d)

@@ -23,7 +23,11 @@ from radgen.predict import predict_fold, write_predictions
 from radgen.train.toydata import make_toy_dataset, toy_config
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORTS = ["No acute abnormality.", "Right lower zone consolidation, pneumonia.", "Left apical cavity, tuberculosis."]
+REPORTS = [
+    "No acute abnormality.",
+    "Right lower zone consolidation, pneumonia.",
+    "Left apical cavity, tuberculosis.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +38,12 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for variant in ("radgen", "swin_b", "early_fusion"):
         torch.manual_seed(0)
         v = variant_config(config, variant)
-        model = build_model(v["model"], image_size=32, train_reports=REPORTS * 4,
-                            metadata={"variant": variant, "reports_from": v["reports_from"]})
+        model = build_model(
+            v["model"],
+            image_size=32,
+            train_reports=REPORTS * 4,
+            metadata={"variant": variant, "reports_from": v["reports_from"]},
+        )
         model.save_pretrained(root / variant)
         out[variant] = root / variant
     return out
@@ -48,12 +56,27 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     Image.fromarray(rng.integers(0, 256, (70, 50), dtype=np.uint8)).save(d / "gray.png")
     Image.fromarray(rng.integers(0, 256, (40, 64, 3), dtype=np.uint8)).save(d / "rgb.jpg", quality=90)
     (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
-    return {"png": d / "gray.png", "jpg": d / "rgb.jpg", "corrupt": d / "corrupt.png", "missing": d / "nope.png"}
+    return {
+        "png": d / "gray.png",
+        "jpg": d / "rgb.jpg",
+        "corrupt": d / "corrupt.png",
+        "missing": d / "nope.png",
+    }
 
 
 def test_cli_png_and_jpeg_json(checkpoints: dict, images: dict, capsys: pytest.CaptureFixture) -> None:
-    rc = main(["predict", str(images["png"]), str(images["jpg"]), "--checkpoint", str(checkpoints["radgen"]),
-               "--json", "--batch-size", "1"])
+    rc = main(
+        [
+            "predict",
+            str(images["png"]),
+            str(images["jpg"]),
+            "--checkpoint",
+            str(checkpoints["radgen"]),
+            "--json",
+            "--batch-size",
+            "1",
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["image"] for r in out] == [str(images["png"]), str(images["jpg"])]
@@ -64,8 +87,17 @@ def test_cli_png_and_jpeg_json(checkpoints: dict, images: dict, capsys: pytest.C
         assert isinstance(r["report"], str)
 
 
-def test_cli_batching_does_not_change_results(checkpoints: dict, images: dict, capsys: pytest.CaptureFixture) -> None:
-    args = ["predict", str(images["png"]), str(images["jpg"]), "--checkpoint", str(checkpoints["swin_b"]), "--json"]
+def test_cli_batching_does_not_change_results(
+    checkpoints: dict, images: dict, capsys: pytest.CaptureFixture
+) -> None:
+    args = [
+        "predict",
+        str(images["png"]),
+        str(images["jpg"]),
+        "--checkpoint",
+        str(checkpoints["swin_b"]),
+        "--json",
+    ]
     main([*args, "--batch-size", "1"])
     one = json.loads(capsys.readouterr().out)
     main([*args, "--batch-size", "2"])
@@ -81,16 +113,27 @@ def test_cli_text_output(checkpoints: dict, images: dict, capsys: pytest.Capture
     assert "predicted:" in text and "p_normal=" in text and "report:" in text
 
 
-def test_cli_bad_images_are_all_reported(checkpoints: dict, images: dict, capsys: pytest.CaptureFixture) -> None:
-    rc = main(["predict", str(images["png"]), str(images["corrupt"]), str(images["missing"]),
-               "--checkpoint", str(checkpoints["radgen"])])
+def test_cli_bad_images_are_all_reported(
+    checkpoints: dict, images: dict, capsys: pytest.CaptureFixture
+) -> None:
+    rc = main(
+        [
+            "predict",
+            str(images["png"]),
+            str(images["corrupt"]),
+            str(images["missing"]),
+            "--checkpoint",
+            str(checkpoints["radgen"]),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2
     assert "corrupt.png" in err and "nope.png" in err and "gray.png" not in err
 
 
-def test_cli_incomplete_checkpoint(checkpoints: dict, images: dict, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture) -> None:
+def test_cli_incomplete_checkpoint(
+    checkpoints: dict, images: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(checkpoints["radgen"], broken)
     (broken / "model.safetensors").unlink()
@@ -101,12 +144,22 @@ def test_cli_incomplete_checkpoint(checkpoints: dict, images: dict, tmp_path: Pa
     assert main(["predict", str(images["png"]), "--checkpoint", str(tmp_path / "none")]) == 2
 
 
-def test_cli_model_without_generator_needs_reports_from(checkpoints: dict, images: dict,
-                                                        capsys: pytest.CaptureFixture) -> None:
+def test_cli_model_without_generator_needs_reports_from(
+    checkpoints: dict, images: dict, capsys: pytest.CaptureFixture
+) -> None:
     assert main(["predict", str(images["png"]), "--checkpoint", str(checkpoints["early_fusion"])]) == 2
     assert "--reports-from" in capsys.readouterr().err
-    rc = main(["predict", str(images["png"]), "--checkpoint", str(checkpoints["early_fusion"]),
-               "--reports-from", str(checkpoints["radgen"]), "--json"])
+    rc = main(
+        [
+            "predict",
+            str(images["png"]),
+            "--checkpoint",
+            str(checkpoints["early_fusion"]),
+            "--reports-from",
+            str(checkpoints["radgen"]),
+            "--json",
+        ]
+    )
     assert rc == 0 and len(json.loads(capsys.readouterr().out)) == 1
 
 

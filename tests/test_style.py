@@ -22,7 +22,9 @@ def tool(name: str) -> str:
 
 def check(args: list[str]) -> None:
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, (
+        f"{' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
 
 
 def test_ruff_clean():

@@ -68,12 +68,27 @@ def test_class_weights_come_from_the_training_part(config: dict, data: dict, tmp
 def test_outputs_log_and_summary(config: dict, data: dict, tmp_path: Path) -> None:
     out = tmp_path / "models" / "radgen" / "fold0"
     summary = _train(_variant(config), data, out, checkpoint_dir=tmp_path / "ckpt")
-    assert {"config.json", "model.safetensors", "train_log.csv", "summary.json", "tokenizer_report",
-            "tokenizer_text"} <= {p.name for p in out.iterdir()}
+    assert {
+        "config.json",
+        "model.safetensors",
+        "train_log.csv",
+        "summary.json",
+        "tokenizer_report",
+        "tokenizer_text",
+    } <= {p.name for p in out.iterdir()}
     log = pd.read_csv(out / "train_log.csv")
     assert list(log["epoch"]) == [0, 1]
-    for col in ("train_loss", "train_loss_cls", "train_loss_report", "val_macro_auc", "lr_image_encoder",
-                "lr_report_generator", "lr_text_encoder", "lr_fusion_head", "epoch_seconds"):
+    for col in (
+        "train_loss",
+        "train_loss_cls",
+        "train_loss_report",
+        "val_macro_auc",
+        "lr_image_encoder",
+        "lr_report_generator",
+        "lr_text_encoder",
+        "lr_fusion_head",
+        "epoch_seconds",
+    ):
         assert col in log.columns, col
     assert log["lr_text_encoder"].iloc[0] == 0.0  # frozen in epoch 0
     on_disk = json.loads((out / "summary.json").read_text())
@@ -98,13 +113,16 @@ def test_text_encoder_frozen_then_trained(config: dict, data: dict, tmp_path: Pa
     assert any(not torch.equal(snapshots[0][k], snapshots[1][k]) for k in before)  # epoch 1: trained
 
 
-def test_no_progressive_unfreezing_trains_text_encoder_in_epoch_0(config: dict, data: dict, tmp_path: Path) -> None:
+def test_no_progressive_unfreezing_trains_text_encoder_in_epoch_0(
+    config: dict, data: dict, tmp_path: Path
+) -> None:
     v = _variant(config, "no_progressive_unfreezing", epochs=1)
     assert v["training"]["freeze_text_encoder_epochs"] == 0
     snap: list[dict[str, torch.Tensor]] = []
     torch.manual_seed(v["training"]["seed"])
-    before = build_model(v["model"], image_size=32,
-                         train_reports=FoldData(**data, fold=FOLD).train.reports).text_encoder.state_dict()
+    before = build_model(
+        v["model"], image_size=32, train_reports=FoldData(**data, fold=FOLD).train.reports
+    ).text_encoder.state_dict()
     _train(v, data, tmp_path / "m", epoch_callback=lambda e, r, m: snap.append(m.text_encoder.state_dict()))
     assert any(not torch.equal(before[k], snap[0][k]) for k in before)
 
@@ -128,23 +146,36 @@ def test_resume_after_interruption_equals_uninterrupted(config: dict, data: dict
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        _train(v, data, tmp_path / "resumed", checkpoint_dir=tmp_path / "ckpt", epoch_callback=kill_after_epoch_1)
+        _train(
+            v, data, tmp_path / "resumed", checkpoint_dir=tmp_path / "ckpt", epoch_callback=kill_after_epoch_1
+        )
     assert not (tmp_path / "resumed").exists()  # nothing half-written
     summary = _train(v, data, tmp_path / "resumed", checkpoint_dir=tmp_path / "ckpt")
     assert summary["resumed_from_epoch"] == 2 and summary["epochs_run"] == 3
-    a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
+    a, b = (
+        load_file(tmp_path / "full" / "model.safetensors"),
+        load_file(tmp_path / "resumed" / "model.safetensors"),
+    )
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k]) for k in a)
     pa, pb = _predict(tmp_path / "full", data), _predict(tmp_path / "resumed", data)
     pd.testing.assert_frame_equal(pa, pb)
-    la, lb = pd.read_csv(tmp_path / "full" / "train_log.csv"), pd.read_csv(tmp_path / "resumed" / "train_log.csv")
+    la, lb = (
+        pd.read_csv(tmp_path / "full" / "train_log.csv"),
+        pd.read_csv(tmp_path / "resumed" / "train_log.csv"),
+    )
     pd.testing.assert_frame_equal(la.drop(columns="epoch_seconds"), lb.drop(columns="epoch_seconds"))
 
 
 def test_stale_checkpoint_is_not_resumed(config: dict, data: dict, tmp_path: Path) -> None:
     v = _variant(config, epochs=2)
     with pytest.raises(Interrupted):
-        _train(v, data, tmp_path / "m", checkpoint_dir=tmp_path / "ckpt",
-               epoch_callback=lambda e, r, m: (_ for _ in ()).throw(Interrupted))
+        _train(
+            v,
+            data,
+            tmp_path / "m",
+            checkpoint_dir=tmp_path / "ckpt",
+            epoch_callback=lambda e, r, m: (_ for _ in ()).throw(Interrupted),
+        )
     other = _variant(config, epochs=2, seed=1)  # another config: its own checkpoint key
     assert _train(other, data, tmp_path / "m", checkpoint_dir=tmp_path / "ckpt")["resumed_from_epoch"] is None
 
@@ -169,10 +200,14 @@ def test_held_out_reports_do_not_leak(config: dict, data: dict, tmp_path: Path) 
     poisoned = dict(data, manifest=tmp_path / "poisoned.csv")
     manifest.to_csv(poisoned["manifest"], index=False)
     _train(v, poisoned, tmp_path / "poisoned")
-    pd.testing.assert_frame_equal(_predict(tmp_path / "clean", data), _predict(tmp_path / "poisoned", poisoned))
+    pd.testing.assert_frame_equal(
+        _predict(tmp_path / "clean", data), _predict(tmp_path / "poisoned", poisoned)
+    )
 
 
-def test_reports_from_variant_reads_the_source_models_reports(config: dict, data: dict, tmp_path: Path) -> None:
+def test_reports_from_variant_reads_the_source_models_reports(
+    config: dict, data: dict, tmp_path: Path
+) -> None:
     _train(_variant(config, epochs=1), data, tmp_path / "radgen")
     source = _predict(tmp_path / "radgen", data)
     source.to_csv(tmp_path / "radgen.csv", index=False)

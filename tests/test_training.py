@@ -33,7 +33,6 @@ SUMMARY_KEYS = {"n_parameters", "best_epoch", "epochs_run", "train_seconds", "be
 # --------------------------------------------------------------------------- fixtures
 
 
-
 @dataclass
 class Spied:
     """What a training run did, seen from outside the engine."""
@@ -41,7 +40,9 @@ class Spied:
     summary: dict
     out: Path
     initial: dict[str, torch.Tensor] = field(default_factory=dict)  # every parameter before epoch 0
-    after_epoch: list[dict[str, torch.Tensor]] = field(default_factory=list)  # live parameters after each epoch
+    after_epoch: list[dict[str, torch.Tensor]] = field(
+        default_factory=list
+    )  # live parameters after each epoch
     ce_weights: list[torch.Tensor | None] = field(default_factory=list)  # `weight` of each classification CE
     sampler_weights: list[torch.Tensor] = field(default_factory=list)  # weights given to torch.multinomial
 
@@ -80,7 +81,9 @@ def spied_train(v: dict, data: mf.SynthData, out: Path) -> Spied:
         mp.setattr(engine, "build_model", build)
         mp.setattr(F, "cross_entropy", ce)
         mp.setattr(torch, "multinomial", multinomial)
-        record.summary = mf.train(v, data, out, epoch_callback=lambda *_: record.after_epoch.append(snapshot()))
+        record.summary = mf.train(
+            v, data, out, epoch_callback=lambda *_: record.after_epoch.append(snapshot())
+        )
     return record
 
 
@@ -163,7 +166,9 @@ def test_saved_tag_offsets_follow_tag_prior_and_training_labels(data, tmp_path):
     labels = data.part(mf.FOLD, "train")["label"].map(CLASSES.index).to_numpy()
     counts = np.bincount(labels, minlength=len(CLASSES))
     assert np.allclose(saved, np.log(counts / counts.sum()) - np.log(1 / 3), atol=1e-6)  # sampled balanced
-    assert mf.variant("no_class_weighting")["training"]["tag_prior"] == "natural"  # the ablation corrects nothing
+    assert (
+        mf.variant("no_class_weighting")["training"]["tag_prior"] == "natural"
+    )  # the ablation corrects nothing
 
 
 # --------------------------------------------------------------------------- progressive unfreezing
@@ -196,22 +201,39 @@ def test_no_report_generation_loss_has_no_report_term(data, tmp_path, reference)
     ref = read_log(reference.model_dir)
     weight = mf.tiny_config()["training"]["report_loss_weight"]
     assert (ref["train_loss_report"] > 0).all()
-    assert np.allclose(ref["train_loss"], ref["train_loss_cls"] + weight * ref["train_loss_report"], rtol=1e-4)
+    assert np.allclose(
+        ref["train_loss"], ref["train_loss_cls"] + weight * ref["train_loss_report"], rtol=1e-4
+    )
 
 
 # --------------------------------------------------------------------------- outputs
 def test_model_directory_and_logs(reference):
     d = reference.model_dir
     files = {p.relative_to(d).as_posix() for p in d.rglob("*") if p.is_file()}
-    assert {"config.json", "model.safetensors", "train_log.csv", "summary.json",
-            "tokenizer_report/tokenizer_config.json", "tokenizer_text/tokenizer_config.json"} <= files
+    assert {
+        "config.json",
+        "model.safetensors",
+        "train_log.csv",
+        "summary.json",
+        "tokenizer_report/tokenizer_config.json",
+        "tokenizer_text/tokenizer_config.json",
+    } <= files
     assert not [f for f in files if Path(f).suffix in {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}]
     summary = json.loads((d / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(summary) and summary["epochs_run"] == mf.REFERENCE_EPOCHS
     log = read_log(d)
     assert list(log["epoch"]) == list(range(mf.REFERENCE_EPOCHS))
-    for col in ("train_loss", "train_loss_cls", "train_loss_report", "val_macro_auc", "epoch_seconds",
-                "lr_image_encoder", "lr_report_generator", "lr_text_encoder", "lr_fusion_head"):
+    for col in (
+        "train_loss",
+        "train_loss_cls",
+        "train_loss_report",
+        "val_macro_auc",
+        "epoch_seconds",
+        "lr_image_encoder",
+        "lr_report_generator",
+        "lr_text_encoder",
+        "lr_fusion_head",
+    ):
         assert col in log.columns and log[col].notna().all(), col
     assert ((log["val_macro_auc"] >= 0) & (log["val_macro_auc"] <= 1)).all()
     assert summary["best_val_macro_auc"] == pytest.approx(log["val_macro_auc"].max())
@@ -249,8 +271,9 @@ def _assert_same_weights(dir_a: Path, dir_b: Path) -> None:
 
 
 def _assert_same_predictions(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False,
-                                  rtol=0, atol=1e-7)
+    pd.testing.assert_frame_equal(
+        a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False, rtol=0, atol=1e-7
+    )
 
 
 def _resume_and_compare(reference: mf.Run, data: mf.SynthData, ckpt: Path, out: Path) -> None:
@@ -300,10 +323,13 @@ mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS), data, Path({out!r}), 
 def test_resume_after_sigkill_equals_uninterrupted_run(reference, data, tmp_path):
     """A real kill (SIGKILL in a child process, no exception handling) after epoch 2, then a rerun here."""
     ckpt, out = tmp_path / "ckpt", tmp_path / "model"
-    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), root=str(data.root), out=str(out), ckpt=str(ckpt))
+    script = KILL_SCRIPT.format(
+        tests=str(Path(__file__).parent), root=str(data.root), out=str(out), ckpt=str(ckpt)
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env, check=False
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert not out.exists()
     _resume_and_compare(reference, data, ckpt, out)
@@ -329,8 +355,22 @@ def test_other_seed_gives_other_predictions(reference, data, tmp_path):
 def _nonsense(manifest: pd.DataFrame, ids: set[str]) -> pd.DataFrame:
     out = manifest.copy()
     rng = np.random.default_rng(123)
-    words = ["zorblax", "quixotic", "marmalade", "TUBERCULOSIS", "normal", "pneumonia", "xylophone", "cavity",
-             "consolidation", "clear", "lungs", "left", "right", "banana"]
+    words = [
+        "zorblax",
+        "quixotic",
+        "marmalade",
+        "TUBERCULOSIS",
+        "normal",
+        "pneumonia",
+        "xylophone",
+        "cavity",
+        "consolidation",
+        "clear",
+        "lungs",
+        "left",
+        "right",
+        "banana",
+    ]
     mask = out["image_id"].isin(ids)
     out.loc[mask, "report"] = [" ".join(rng.choice(words, size=25)) for _ in range(int(mask.sum()))]
     assert (out.loc[mask, "report"] != manifest.loc[mask, "report"]).all()

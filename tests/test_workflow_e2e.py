@@ -61,7 +61,9 @@ def finished_run(tmp_path_factory) -> Path:
         shutil.copytree(
             ROOT / name,
             work / name,
-            ignore=shutil.ignore_patterns("__pycache__", "tables.tex", "variables.tex", "main.pdf", "main.aux"),
+            ignore=shutil.ignore_patterns(
+                "__pycache__", "tables.tex", "variables.tex", "main.pdf", "main.aux"
+            ),
         )
     config = tiny_config()
     broken = {**config, "variants": {**config["variants"], "broken": {"model": {"fusion": {"num_heads": 5}}}}}
@@ -70,8 +72,12 @@ def finished_run(tmp_path_factory) -> Path:
 
     first = run(["--cores", "2", "--configfile", "broken.yaml", "--keep-going"], work)
     assert first.returncode != 0, "the broken variant should have failed"
-    finished = sorted(p.relative_to(work).as_posix() for p in (work / "results" / "predictions").rglob("*.csv"))
-    assert len(finished) == 2 * 4, f"--keep-going should finish every other job; got {finished}\n{first.stderr[-3000:]}"
+    finished = sorted(
+        p.relative_to(work).as_posix() for p in (work / "results" / "predictions").rglob("*.csv")
+    )
+    assert len(finished) == 2 * 4, (
+        f"--keep-going should finish every other job; got {finished}\n{first.stderr[-3000:]}"
+    )
 
     resumed = run(["--cores", "2", "--configfile", "tiny.yaml"], work)
     assert resumed.returncode == 0, resumed.stderr[-6000:]

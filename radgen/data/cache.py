@@ -30,7 +30,7 @@ def pad_and_resize(arr: np.ndarray, size: int) -> np.ndarray:
     if h != w:
         square = np.zeros((side, side), dtype=np.uint8)
         top, left = (side - h) // 2, (side - w) // 2
-        square[top:top + h, left:left + w] = arr
+        square[top : top + h, left : left + w] = arr
         arr = square
     if side == size:
         return np.ascontiguousarray(arr, dtype=np.uint8)
@@ -43,8 +43,9 @@ def _load(job: tuple[str, int]) -> np.ndarray:
     return pad_and_resize(read_gray(path), size)
 
 
-def build_cache(manifest: pd.DataFrame, npy_path: str | Path, index_path: str | Path, image_size: int,
-                n_jobs: int = 1) -> None:
+def build_cache(
+    manifest: pd.DataFrame, npy_path: str | Path, index_path: str | Path, image_size: int, n_jobs: int = 1
+) -> None:
     """Write the cache array (rows in manifest order) and its index atomically; nothing is left on failure."""
     if image_size < 8:
         raise ValueError(f"data.image_size must be at least 8, got {image_size}")
@@ -63,7 +64,9 @@ def build_cache(manifest: pd.DataFrame, npy_path: str | Path, index_path: str | 
                 out[i] = _load(job)
         out.flush()
         del out
-    write_csv_atomic(pd.DataFrame({"image_id": manifest["image_id"].to_numpy(), "row": np.arange(n)}), index_path)
+    write_csv_atomic(
+        pd.DataFrame({"image_id": manifest["image_id"].to_numpy(), "row": np.arange(n)}), index_path
+    )
     log.info("cached %d images at %dx%d into %s", n, image_size, image_size, npy_path)
 
 
@@ -75,8 +78,10 @@ def load_cache(npy_path: str | Path, index_path: str | Path) -> tuple[np.ndarray
         raise ValueError(f"{npy_path}: expected a uint8 [N, S, S] array, found {array.dtype} {array.shape}")
     rows = index["row"].to_numpy()
     if len(index) != array.shape[0] or (len(rows) and (rows.min() < 0 or rows.max() >= array.shape[0])):
-        raise ValueError(f"{index_path} ({len(index)} rows) does not match {npy_path} ({array.shape[0]} images); "
-                         "rebuild the cache")
+        raise ValueError(
+            f"{index_path} ({len(index)} rows) does not match {npy_path} ({array.shape[0]} images); "
+            "rebuild the cache"
+        )
     if index["image_id"].duplicated().any():
         raise ValueError(f"{index_path}: duplicate image_id")
     return array, dict(zip(index["image_id"], rows.tolist(), strict=True))

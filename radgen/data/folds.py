@@ -34,7 +34,9 @@ def _patients(manifest: pd.DataFrame) -> pd.DataFrame:
     codes, ids = pd.factorize(manifest["patient_id"].astype(str), sort=True)
     label = pd.Categorical(manifest["label"], categories=list(CLASSES)).codes.astype(np.int64)
     n_classes = len(CLASSES)
-    counts = np.bincount(codes * n_classes + label, minlength=len(ids) * n_classes).reshape(len(ids), n_classes)
+    counts = np.bincount(codes * n_classes + label, minlength=len(ids) * n_classes).reshape(
+        len(ids), n_classes
+    )
     return pd.DataFrame({"size": counts.sum(axis=1), "stratum": counts.argmax(axis=1)}, index=ids)
 
 
@@ -58,8 +60,9 @@ def _assign_folds(patients: pd.DataFrame, k: int, rng: np.random.Generator) -> n
     return fold
 
 
-def _assign_inner(patients: pd.DataFrame, fold: np.ndarray, fraction: float,
-                  rng: np.random.Generator) -> np.ndarray:
+def _assign_inner(
+    patients: pd.DataFrame, fold: np.ndarray, fraction: float, rng: np.random.Generator
+) -> np.ndarray:
     """Val patients per (fold, stratum): a random prefix holding ~fraction of the images, at least one patient
     when there are two or more, so that every training part has inner-val images of every class it trains on
     (early stopping on macro-AUC needs all classes)."""
@@ -101,7 +104,9 @@ def _assign_inner(patients: pd.DataFrame, fold: np.ndarray, fraction: float,
     return val
 
 
-def make_folds(manifest: pd.DataFrame, k: int = 5, seed: int = 0, inner_val_fraction: float = 0.15) -> pd.DataFrame:
+def make_folds(
+    manifest: pd.DataFrame, k: int = 5, seed: int = 0, inner_val_fraction: float = 0.15
+) -> pd.DataFrame:
     """image_id,fold,inner for every manifest row: fold = the fold in which the image is held out; inner = its
     role (train | val, for early stopping) whenever its fold is part of the training data.
 
@@ -119,21 +124,31 @@ def make_folds(manifest: pd.DataFrame, k: int = 5, seed: int = 0, inner_val_frac
     if unknown:
         raise ValueError(f"unknown labels {unknown}; expected {CLASSES}")
     if manifest["image_id"].duplicated().any():
-        raise ValueError("duplicate image_id in manifest: " + ", ".join(manifest.loc[
-            manifest["image_id"].duplicated(), "image_id"].astype(str).head(10)))
+        raise ValueError(
+            "duplicate image_id in manifest: "
+            + ", ".join(manifest.loc[manifest["image_id"].duplicated(), "image_id"].astype(str).head(10))
+        )
     patients = _patients(manifest)
     if len(patients) < k:
         raise ValueError(f"{len(patients)} patients cannot fill {k} folds; lower folds.k")
     for c, n in zip(CLASSES, np.bincount(patients["stratum"], minlength=len(CLASSES)), strict=True):
         if 0 < n < k:
-            log.warning("class %s has %d patient(s) for %d folds: some folds will hold out none of it", c, n, k)
+            log.warning(
+                "class %s has %d patient(s) for %d folds: some folds will hold out none of it", c, n, k
+            )
     rng = np.random.default_rng(seed)
     fold = _assign_folds(patients, k, rng)
     val = _assign_inner(patients, fold, inner_val_fraction, rng)
     by_patient = pd.DataFrame({"fold": fold, "inner": np.where(val, "val", "train")}, index=patients.index)
     rows = by_patient.loc[manifest["patient_id"].astype(str).to_numpy()]
-    folds = pd.DataFrame({"image_id": manifest["image_id"].to_numpy(), "fold": rows["fold"].to_numpy(),
-                          "inner": rows["inner"].to_numpy()}, columns=list(FOLD_COLUMNS))
+    folds = pd.DataFrame(
+        {
+            "image_id": manifest["image_id"].to_numpy(),
+            "fold": rows["fold"].to_numpy(),
+            "inner": rows["inner"].to_numpy(),
+        },
+        columns=list(FOLD_COLUMNS),
+    )
     check_no_patient_leakage(manifest, folds)
     return folds
 
@@ -143,22 +158,33 @@ def check_no_patient_leakage(manifest: pd.DataFrame, folds: pd.DataFrame) -> Non
     problems = []
     ids_m, ids_f = set(manifest["image_id"]), set(folds["image_id"])
     if ids_m - ids_f:
-        problems.append(f"{len(ids_m - ids_f)} manifest image(s) have no fold, e.g. {sorted(ids_m - ids_f)[:5]}")
+        problems.append(
+            f"{len(ids_m - ids_f)} manifest image(s) have no fold, e.g. {sorted(ids_m - ids_f)[:5]}"
+        )
     if ids_f - ids_m:
-        problems.append(f"{len(ids_f - ids_m)} fold row(s) name no manifest image, e.g. {sorted(ids_f - ids_m)[:5]}")
+        problems.append(
+            f"{len(ids_f - ids_m)} fold row(s) name no manifest image, e.g. {sorted(ids_f - ids_m)[:5]}"
+        )
     if folds["image_id"].duplicated().any():
-        problems.append("image(s) listed twice: " + ", ".join(map(str, folds.loc[folds["image_id"].duplicated(),
-                                                                              "image_id"].head(5))))
+        problems.append(
+            "image(s) listed twice: "
+            + ", ".join(map(str, folds.loc[folds["image_id"].duplicated(), "image_id"].head(5)))
+        )
     bad_inner = sorted(set(folds["inner"]) - {"train", "val"})
     if bad_inner:
         problems.append(f"inner must be train or val, found {bad_inner}")
     merged = manifest[["image_id", "patient_id"]].merge(folds, on="image_id", how="inner")
     per_patient = merged.groupby("patient_id").agg(n_folds=("fold", "nunique"), n_inner=("inner", "nunique"))
-    for column, what in (("n_folds", "in more than one fold"), ("n_inner", "in both inner train and inner val")):
+    for column, what in (
+        ("n_folds", "in more than one fold"),
+        ("n_inner", "in both inner train and inner val"),
+    ):
         bad = per_patient.index[per_patient[column] > 1]
         if len(bad):
-            problems.append(f"{len(bad)} patient(s) {what}: {', '.join(map(str, bad[:10]))}"
-                            + (" ..." if len(bad) > 10 else ""))
+            problems.append(
+                f"{len(bad)} patient(s) {what}: {', '.join(map(str, bad[:10]))}"
+                + (" ..." if len(bad) > 10 else "")
+            )
     if problems:
         raise FoldLeakageError("patient leakage in folds; refusing them:\n  - " + "\n  - ".join(problems))
 

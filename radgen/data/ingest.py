@@ -28,8 +28,19 @@ log = logging.getLogger(__name__)
 
 _ALIASES = {
     "normal": ("normal", "healthy", "negative", "nofinding", "nofindings", "nodisease", "control", "clear"),
-    "pneumonia": ("pneumonia", "pneumonias", "bacterial", "viral", "bacteria", "virus", "bacterialpneumonia",
-                  "viralpneumonia", "pneumoniabacterial", "pneumoniaviral", "cap"),
+    "pneumonia": (
+        "pneumonia",
+        "pneumonias",
+        "bacterial",
+        "viral",
+        "bacteria",
+        "virus",
+        "bacterialpneumonia",
+        "viralpneumonia",
+        "pneumoniabacterial",
+        "pneumoniaviral",
+        "cap",
+    ),
     "tb": ("tb", "tuberculosis", "tbc", "ptb", "pulmonarytuberculosis", "tuberculous"),
 }
 LABEL_ALIASES: dict[str, str] = {alias: label for label, names in _ALIASES.items() for alias in names}
@@ -47,13 +58,13 @@ class Problem:
 FIXES = {
     "unreadable image": "replace each file with a complete, decodable copy or remove it",
     "unknown label": f"rename it to one of {', '.join(CLASSES)} (aliases such as NORMAL, Pneumonia, Tuberculosis, "
-                     "TB are accepted, case-insensitive) or remove it",
+    "TB are accepted, case-insensitive) or remove it",
     "duplicate id": "give each image a unique file name / path (ids come from the path without extension)",
     "duplicate pixel content": "the same film appears more than once: keep one copy",
     "empty class": "add images of that class; all classes are needed to train and evaluate",
     "missing report": "the configured variants train on reports (a report generator or text encoder is enabled): "
-                      "add a report for each image (reports.csv `filename,report` beside the class folders, or a "
-                      "`report` column in the csv), or configure only image-only variants",
+    "add a report for each image (reports.csv `filename,report` beside the class folders, or a "
+    "`report` column in the csv), or configure only image-only variants",
     "bad input": "fix the input as described",
     "image outside class folder": "move it into the folder of its class",
 }
@@ -110,8 +121,11 @@ def _read_table(path: Path, problems: list[Problem], required: Iterable[str]) ->
     table.columns = [str(c).strip().lower() for c in table.columns]
     missing = [c for c in required if c not in table.columns]
     if missing:
-        problems.append(Problem("bad input", display_path(path),
-                                f"missing column(s) {missing}; found {list(table.columns)}"))
+        problems.append(
+            Problem(
+                "bad input", display_path(path), f"missing column(s) {missing}; found {list(table.columns)}"
+            )
+        )
         return None
     return table
 
@@ -135,24 +149,39 @@ def _attach_reports(rows: pd.DataFrame, root: Path, problems: list[Problem]) -> 
         elif len(by_name.get(Path(name).name, [])) == 1:
             idx = by_name[Path(name).name][0]
         elif len(by_name.get(Path(name).name, [])) > 1:
-            problems.append(Problem("bad input", f"{display_path(path)} line {line}",
-                                    f"'{name}' matches several images; use the path under the folder, e.g. "
-                                    f"'{rows['relative'].iloc[by_name[Path(name).name][0]]}'"))
+            problems.append(
+                Problem(
+                    "bad input",
+                    f"{display_path(path)} line {line}",
+                    f"'{name}' matches several images; use the path under the folder, e.g. "
+                    f"'{rows['relative'].iloc[by_name[Path(name).name][0]]}'",
+                )
+            )
             continue
         else:
             unmatched.append(name)
             continue
         if idx in seen:
-            problems.append(Problem("bad input", f"{display_path(path)} line {line}",
-                                    f"second report for '{rows['relative'].iloc[idx]}' (first on line {seen[idx]})"))
+            problems.append(
+                Problem(
+                    "bad input",
+                    f"{display_path(path)} line {line}",
+                    f"second report for '{rows['relative'].iloc[idx]}' (first on line {seen[idx]})",
+                )
+            )
             continue
         seen[idx] = line
         rows.iloc[idx, rows.columns.get_loc("report")] = rec["report"]
         if rec.get("patient_id", "").strip():
             rows.iloc[idx, rows.columns.get_loc("patient_id")] = rec["patient_id"].strip()
     if unmatched:
-        log.warning("%s: %d row(s) name no image under %s and were not used, e.g. %s",
-                    display_path(path), len(unmatched), display_path(root), unmatched[:5])
+        log.warning(
+            "%s: %d row(s) name no image under %s and were not used, e.g. %s",
+            display_path(path),
+            len(unmatched),
+            display_path(root),
+            unmatched[:5],
+        )
     return rows
 
 
@@ -160,8 +189,10 @@ def scan_folder(root: str | Path, problems: list[Problem]) -> pd.DataFrame:
     """Rows for a folder tree with one sub-folder per class (nested folders allowed) and optional reports.csv."""
     root = Path(root)
     if not root.is_dir():
-        raise IngestError(f"folder {display_path(root)}", [Problem("bad input", display_path(root),
-                                                                   "is not a directory (check data.path)")])
+        raise IngestError(
+            f"folder {display_path(root)}",
+            [Problem("bad input", display_path(root), "is not a directory (check data.path)")],
+        )
     records, skipped = [], []
     for entry in sorted(root.iterdir()):
         if _is_ignored(entry) or entry.name == REPORTS_FILE:
@@ -174,21 +205,36 @@ def scan_folder(root: str | Path, problems: list[Problem]) -> pd.DataFrame:
             continue
         label = normalize_label(entry.name)
         if label is None:
-            problems.append(Problem("unknown label", display_path(entry) + "/",
-                                    "folder name is not a known class"))
+            problems.append(
+                Problem("unknown label", display_path(entry) + "/", "folder name is not a known class")
+            )
             continue
         for f in sorted(p for p in entry.rglob("*") if p.is_file()):
-            if any(_is_ignored(part) for part in f.relative_to(root).parents if part != Path(".")) or _is_ignored(f):
+            if any(
+                _is_ignored(part) for part in f.relative_to(root).parents if part != Path(".")
+            ) or _is_ignored(f):
                 continue
             if f.suffix.lower() not in IMAGE_EXTENSIONS:
                 skipped.append(f)
                 continue
             rel = f.relative_to(root).as_posix()
-            records.append({"relative": rel, "file": f, "where": display_path(f), "label": label,
-                            "patient_id": "", "report": ""})
+            records.append(
+                {
+                    "relative": rel,
+                    "file": f,
+                    "where": display_path(f),
+                    "label": label,
+                    "patient_id": "",
+                    "report": "",
+                }
+            )
     if skipped:
-        log.warning("ignored %d non-image file(s) under %s, e.g. %s", len(skipped), display_path(root),
-                    [display_path(p) for p in skipped[:5]])
+        log.warning(
+            "ignored %d non-image file(s) under %s, e.g. %s",
+            len(skipped),
+            display_path(root),
+            [display_path(p) for p in skipped[:5]],
+        )
     rows = pd.DataFrame(records, columns=["relative", "file", "where", "label", "patient_id", "report"])
     if (root / REPORTS_FILE).is_file():
         rows = _attach_reports(rows, root, problems)
@@ -200,11 +246,15 @@ def scan_csv(csv_path: str | Path, problems: list[Problem]) -> pd.DataFrame:
     """Rows for a user manifest with path,label[,report][,patient_id][,image_id]; paths relative to the CSV."""
     csv_path = Path(csv_path)
     if not csv_path.is_file():
-        raise IngestError(f"csv {display_path(csv_path)}",
-                          [Problem("bad input", display_path(csv_path), "file not found (check data.path)")])
+        raise IngestError(
+            f"csv {display_path(csv_path)}",
+            [Problem("bad input", display_path(csv_path), "file not found (check data.path)")],
+        )
     table = _read_table(csv_path, problems, ("path", "label"))
     if table is None:
-        return pd.DataFrame(columns=["relative", "file", "where", "label", "patient_id", "report", "image_id"])
+        return pd.DataFrame(
+            columns=["relative", "file", "where", "label", "patient_id", "report", "image_id"]
+        )
     base = csv_path.parent
     records = []
     for line, rec in enumerate(table.to_dict("records"), start=2):
@@ -220,10 +270,20 @@ def scan_csv(csv_path: str | Path, problems: list[Problem]) -> pd.DataFrame:
             problems.append(Problem("unknown label", where, f"label '{rec['label']}'"))
             continue
         relative = Path(raw).as_posix() if not Path(raw).is_absolute() else Path(raw).as_posix().lstrip("/")
-        records.append({"relative": relative, "file": file, "where": where, "label": label,
-                        "patient_id": rec.get("patient_id", "").strip(), "report": rec.get("report", "").strip(),
-                        "image_id": rec.get("image_id", "").strip() or image_id_from(relative)})
-    return pd.DataFrame(records, columns=["relative", "file", "where", "label", "patient_id", "report", "image_id"])
+        records.append(
+            {
+                "relative": relative,
+                "file": file,
+                "where": where,
+                "label": label,
+                "patient_id": rec.get("patient_id", "").strip(),
+                "report": rec.get("report", "").strip(),
+                "image_id": rec.get("image_id", "").strip() or image_id_from(relative),
+            }
+        )
+    return pd.DataFrame(
+        records, columns=["relative", "file", "where", "label", "patient_id", "report", "image_id"]
+    )
 
 
 def _decode(path: Path) -> tuple[str | None, str | None]:
@@ -241,8 +301,9 @@ def _decode_all(files: list[Path], n_jobs: int) -> list[tuple[str | None, str | 
     return [_decode(f) for f in tqdm(files, **bar)]
 
 
-def validate_rows(rows: pd.DataFrame, problems: list[Problem], *, require_reports: bool,
-                  n_jobs: int = 1) -> pd.DataFrame:
+def validate_rows(
+    rows: pd.DataFrame, problems: list[Problem], *, require_reports: bool, n_jobs: int = 1
+) -> pd.DataFrame:
     """Checks that need all rows: ids, decodability, pixel duplicates, empty classes, reports."""
     for image_id, group in rows.groupby("image_id", sort=True):
         if len(group) > 1:
@@ -256,7 +317,9 @@ def validate_rows(rows: pd.DataFrame, problems: list[Problem], *, require_report
             hashes[digest].append(where)
     for wheres in hashes.values():
         if len(wheres) > 1:
-            problems.append(Problem("duplicate pixel content", wheres[0], "same pixels as " + "; ".join(wheres[1:])))
+            problems.append(
+                Problem("duplicate pixel content", wheres[0], "same pixels as " + "; ".join(wheres[1:]))
+            )
     for label in CLASSES:
         if not (rows["label"] == label).any():
             problems.append(Problem("empty class", label, "no images"))
@@ -265,9 +328,13 @@ def validate_rows(rows: pd.DataFrame, problems: list[Problem], *, require_report
             problems.append(Problem("missing report", where))
     missing = rows["patient_id"].str.strip() == ""
     if missing.any():
-        log.warning("%d of %d images have no patient_id: each is treated as its own patient (one study per "
-                    "patient). Folds cannot group repeat studies of a patient without it; add patient ids "
-                    "(reports.csv or the manifest's patient_id column) to avoid leakage.", missing.sum(), len(rows))
+        log.warning(
+            "%d of %d images have no patient_id: each is treated as its own patient (one study per "
+            "patient). Folds cannot group repeat studies of a patient without it; add patient ids "
+            "(reports.csv or the manifest's patient_id column) to avoid leakage.",
+            missing.sum(),
+            len(rows),
+        )
         rows.loc[missing, "patient_id"] = rows.loc[missing, "image_id"]
     return rows
 
@@ -284,12 +351,24 @@ def ingest(source: str, path: str | Path, *, require_reports: bool = False, n_jo
     rows = validate_rows(rows, problems, require_reports=require_reports, n_jobs=n_jobs)
     if problems:
         raise IngestError(f"{source} source {display_path(path)}", problems)
-    manifest = pd.DataFrame({
-        "image_id": rows["image_id"], "path": [display_path(f) for f in rows["file"]], "label": rows["label"],
-        "patient_id": rows["patient_id"], "report": rows["report"],
-    }, columns=list(MANIFEST_COLUMNS)).reset_index(drop=True)
-    log.info("%s source %s: %d images, %d patients, classes %s", source, display_path(path), len(manifest),
-             manifest["patient_id"].nunique(), manifest["label"].value_counts().to_dict())
+    manifest = pd.DataFrame(
+        {
+            "image_id": rows["image_id"],
+            "path": [display_path(f) for f in rows["file"]],
+            "label": rows["label"],
+            "patient_id": rows["patient_id"],
+            "report": rows["report"],
+        },
+        columns=list(MANIFEST_COLUMNS),
+    ).reset_index(drop=True)
+    log.info(
+        "%s source %s: %d images, %d patients, classes %s",
+        source,
+        display_path(path),
+        len(manifest),
+        manifest["patient_id"].nunique(),
+        manifest["label"].value_counts().to_dict(),
+    )
     return manifest
 
 
@@ -325,8 +404,14 @@ def reports_required(config: dict[str, Any]) -> bool:
     return False
 
 
-def build_manifest(data: dict[str, Any], out_csv: str | Path, *, images_dir: str | Path = "results/data/synthetic",
-                   require_reports: bool = False, n_jobs: int = 1) -> pd.DataFrame:
+def build_manifest(
+    data: dict[str, Any],
+    out_csv: str | Path,
+    *,
+    images_dir: str | Path = "results/data/synthetic",
+    require_reports: bool = False,
+    n_jobs: int = 1,
+) -> pd.DataFrame:
     """The `data:` config block -> validated manifest at out_csv (synthetic PNGs go to images_dir)."""
     source = data.get("source", "synthetic")
     if source == "synthetic":
@@ -334,9 +419,13 @@ def build_manifest(data: dict[str, Any], out_csv: str | Path, *, images_dir: str
 
         syn = data.get("synthetic") or {}
         manifest = generate_synthetic(
-            images_dir, n_images=int(syn.get("n_images", 600)), image_size=int(syn.get("image_size", 128)),
-            seed=int(syn.get("seed", 0)), proportions=syn.get("proportions"),
-            repeat_study_fraction=float(syn.get("repeat_study_fraction", 0.35)), n_jobs=n_jobs,
+            images_dir,
+            n_images=int(syn.get("n_images", 600)),
+            image_size=int(syn.get("image_size", 128)),
+            seed=int(syn.get("seed", 0)),
+            proportions=syn.get("proportions"),
+            repeat_study_fraction=float(syn.get("repeat_study_fraction", 0.35)),
+            n_jobs=n_jobs,
         )
         check_manifest(manifest, require_reports=require_reports, n_jobs=n_jobs)
     else:

@@ -25,13 +25,18 @@ class CrossAttentionFusion(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.self_attn = nn.MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
         self.norm2 = nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * dim, dim))
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * dim, dim)
+        )
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor
+    ) -> torch.Tensor:
         q = z_img.unsqueeze(1)
-        attended, _ = self.cross_attn(q, text_tokens, text_tokens, key_padding_mask=~text_mask.bool(),
-                                      need_weights=False)
+        attended, _ = self.cross_attn(
+            q, text_tokens, text_tokens, key_padding_mask=~text_mask.bool(), need_weights=False
+        )
         x = self.norm1(q + self.drop(attended))
         s, _ = self.self_attn(x, x, x, need_weights=False)
         x = self.norm2(x + self.drop(s))

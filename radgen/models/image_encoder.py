@@ -52,8 +52,12 @@ class ImageEncoder(nn.Module):
             mean, std = cfg.get("mean", (0.485, 0.456, 0.406)), cfg.get("std", (0.229, 0.224, 0.225))
         else:
             mean, std = (GRAY_MEAN,), (GRAY_STD,)
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer(
+            "mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1), persistent=False
+        )
+        self.register_buffer(
+            "std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1), persistent=False
+        )
         self.num_features = int(self.backbone.num_features)
         self.proj = nn.Linear(self.num_features, embed_dim)
         self.token_proj = nn.Linear(self.num_features, embed_dim)

@@ -15,7 +15,10 @@ class PretrainedWeightsUnavailable(RuntimeError):
 
 
 def _offline() -> bool:
-    return any(os.environ.get(k, "").lower() in {"1", "true", "yes"} for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(k, "").lower() in {"1", "true", "yes"}
+        for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def hf_from_pretrained(cls: Any, name: str, *, what: str, config_key: str, **kwargs: Any) -> Any:

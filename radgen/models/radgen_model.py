@@ -109,9 +109,13 @@ class RadGenModel(nn.Module):
             raise ValueError("model.report_generator needs an image encoder (it decodes from image tokens)")
         both = image_encoder is not None and text_encoder is not None
         if self.fusion_type == "none" and both:
-            raise ValueError("fusion type 'none' uses one branch: disable model.text_encoder or set image_encoder null")
+            raise ValueError(
+                "fusion type 'none' uses one branch: disable model.text_encoder or set image_encoder null"
+            )
         if self.fusion_type != "none" and not both:
-            raise ValueError(f"fusion type {self.fusion_type!r} needs both an image encoder and a text encoder")
+            raise ValueError(
+                f"fusion type {self.fusion_type!r} needs both an image encoder and a text encoder"
+            )
 
         self.text_proj = nn.Linear(text_encoder.hidden_size, dim) if text_encoder is not None else None
         self.fusion: nn.Module | None = None
@@ -120,7 +124,9 @@ class RadGenModel(nn.Module):
         hidden, dropout = list(head_cfg.get("hidden", [])), float(head_cfg.get("dropout", 0.0))
         head_in = dim
         if self.fusion_type == "cross_attention":
-            self.fusion = CrossAttentionFusion(dim, int(fusion_cfg.get("num_heads", 4)), float(fusion_cfg.get("dropout", 0.1)))
+            self.fusion = CrossAttentionFusion(
+                dim, int(fusion_cfg.get("num_heads", 4)), float(fusion_cfg.get("dropout", 0.1))
+            )
         elif self.fusion_type == "concat":
             self.fusion = ConcatFusion(dim, float(fusion_cfg.get("dropout", 0.1)))
         elif self.fusion_type == "early":
@@ -131,8 +137,11 @@ class RadGenModel(nn.Module):
             self.gate = Gate(dim)
         self.head = ClassifierHead(head_in, hidden, dropout, len(CLASSES))
         # image tagger: a linear classifier on z_img whose (detached) probabilities condition the report generator
-        self.tagger = (nn.Linear(dim, len(CLASSES))
-                       if report_generator is not None and report_generator.tag_token_ids is not None else None)
+        self.tagger = (
+            nn.Linear(dim, len(CLASSES))
+            if report_generator is not None and report_generator.tag_token_ids is not None
+            else None
+        )
         # logit adjustment (Menon et al., 2021): log(natural prior / training-batch prior), set by the trainer,
         # so that the tag is the most likely class under the real class frequencies although the tagger learns
         # from class-balanced batches
@@ -162,8 +171,12 @@ class RadGenModel(nn.Module):
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Parameters per learning-rate group: image_encoder, report_generator (+adapter), text_encoder, fusion_head."""
-        groups: dict[str, list[nn.Parameter]] = {"image_encoder": [], "report_generator": [], "text_encoder": [],
-                                                 "fusion_head": []}
+        groups: dict[str, list[nn.Parameter]] = {
+            "image_encoder": [],
+            "report_generator": [],
+            "text_encoder": [],
+            "fusion_head": [],
+        }
         for name, p in self.named_parameters():
             top = name.split(".", 1)[0]
             key = top if top in ("image_encoder", "report_generator", "text_encoder") else "fusion_head"
@@ -179,17 +192,29 @@ class RadGenModel(nn.Module):
     def text_max_length(self) -> int:
         return int(self.model_cfg["text_encoder"].get("max_length", 128))
 
-    def tokenize_text(self, reports: Sequence[str], device: torch.device | None = None) -> dict[str, torch.Tensor]:
+    def tokenize_text(
+        self, reports: Sequence[str], device: torch.device | None = None
+    ) -> dict[str, torch.Tensor]:
         """Reports → text-encoder inputs (input_ids, attention_mask)."""
-        enc = self.text_tokenizer([r or "" for r in reports], padding=True, truncation=True,
-                                  max_length=self.text_max_length, return_tensors="pt")
+        enc = self.text_tokenizer(
+            [r or "" for r in reports],
+            padding=True,
+            truncation=True,
+            max_length=self.text_max_length,
+            return_tensors="pt",
+        )
         device = device or self.device
         return {"input_ids": enc["input_ids"].to(device), "attention_mask": enc["attention_mask"].to(device)}
 
     def tokenize_reports(self, reports: Sequence[str], device: torch.device | None = None) -> torch.Tensor:
         """Reference reports → decoder labels (padding = -100); one slot is left for the decoder start token."""
-        enc = self.report_tokenizer([r or "" for r in reports], padding=True, truncation=True,
-                                    max_length=self.report_max_length - 1, return_tensors="pt")
+        enc = self.report_tokenizer(
+            [r or "" for r in reports],
+            padding=True,
+            truncation=True,
+            max_length=self.report_max_length - 1,
+            return_tensors="pt",
+        )
         labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
         return labels.to(device or self.device)
 
@@ -210,8 +235,12 @@ class RadGenModel(nn.Module):
         [n_branches,B,3] (late fusion only), gate [B,E] (None without gate), report_loss [B] (per-report mean
         token cross-entropy; None unless labels), tag_logits [B,3] (the image tagger; None without it).
         """
-        out: dict[str, torch.Tensor | None] = {"branch_logits": None, "gate": None, "report_loss": None,
-                                               "tag_logits": None}
+        out: dict[str, torch.Tensor | None] = {
+            "branch_logits": None,
+            "gate": None,
+            "report_loss": None,
+            "tag_logits": None,
+        }
         z_img = tokens = None
         if self.image_encoder is not None:
             if images is None:
@@ -224,8 +253,7 @@ class RadGenModel(nn.Module):
                 if tag_targets is not None:
                     tags = torch.where(tag_targets >= 0, tag_targets, tags)
             if self.report_generator is not None and report_labels is not None:
-                out["report_loss"] = self.report_generator(
-                    tokens, report_labels, z_img, tags)
+                out["report_loss"] = self.report_generator(tokens, report_labels, z_img, tags)
         t_tok = t_pool = mask = None
         if self.text_encoder is not None:
             if text is None:
@@ -242,7 +270,8 @@ class RadGenModel(nn.Module):
             branches = torch.stack([self.head(z_img), self.text_head(t_pool)])
             out["branch_logits"] = branches
             out["logits"] = torch.logsumexp(F.log_softmax(branches.float(), dim=-1), dim=0) - torch.log(
-                torch.tensor(2.0, device=branches.device))
+                torch.tensor(2.0, device=branches.device)
+            )
         else:
             if self.fusion_type == "cross_attention":
                 z_text = self.fusion(z_img, t_tok, mask)
@@ -269,9 +298,12 @@ class RadGenModel(nn.Module):
         z_img, tokens = self.image_encoder(images)
         tags = self.tags_from_logits(self.tagger(z_img)) if self.tagger is not None else None
         nb = int(num_beams or self.model_cfg["report_generator"].get("num_beams", 1))
-        ids = self.report_generator.generate(tokens, max_length=self.report_max_length, num_beams=nb,
-                                             z_img=z_img, tags=tags)
-        return [clean_report_text(t) for t in self.report_tokenizer.batch_decode(ids, skip_special_tokens=True)]
+        ids = self.report_generator.generate(
+            tokens, max_length=self.report_max_length, num_beams=nb, z_img=z_img, tags=tags
+        )
+        return [
+            clean_report_text(t) for t in self.report_tokenizer.batch_decode(ids, skip_special_tokens=True)
+        ]
 
     @torch.no_grad()
     def predict(
@@ -367,7 +399,11 @@ class RadGenModel(nn.Module):
             cfg = json.loads((d / CONFIG_FILE).read_text())
         except (OSError, ValueError) as err:
             raise CorruptCheckpointError(f"{d / CONFIG_FILE} is not valid JSON ({err})") from None
-        if not isinstance(cfg, dict) or cfg.get("format") != FORMAT or not {"model", "image_size"} <= set(cfg):
+        if (
+            not isinstance(cfg, dict)
+            or cfg.get("format") != FORMAT
+            or not {"model", "image_size"} <= set(cfg)
+        ):
             raise CorruptCheckpointError(f"{d / CONFIG_FILE} is not a RadGen checkpoint config")
         return cfg
 
@@ -382,60 +418,82 @@ class RadGenModel(nn.Module):
                 try:
                     tokenizers[key] = load_tokenizer(d / sub)
                 except Exception as err:  # noqa: BLE001 - tokenizers raise many types for broken files
-                    raise CorruptCheckpointError(f"{d / sub} cannot be loaded as a tokenizer ({err})") from None
-        model = build_model(cfg["model"], image_size=cfg["image_size"], tokenizers=tokenizers,
-                            hf_configs=cfg.get("hf_configs") or {}, metadata=cfg.get("metadata"))
+                    raise CorruptCheckpointError(
+                        f"{d / sub} cannot be loaded as a tokenizer ({err})"
+                    ) from None
+        model = build_model(
+            cfg["model"],
+            image_size=cfg["image_size"],
+            tokenizers=tokenizers,
+            hf_configs=cfg.get("hf_configs") or {},
+            metadata=cfg.get("metadata"),
+        )
         try:
             load_model(model, str(d / WEIGHTS_FILE), strict=True, device=str(map_location))
         except Exception as err:  # noqa: BLE001 - safetensors/torch errors for truncated or mismatched files
-            raise CorruptCheckpointError(f"{d / WEIGHTS_FILE} cannot be loaded into the model of {d / CONFIG_FILE} "
-                                         f"({type(err).__name__}: {str(err)[:300]})") from None
+            raise CorruptCheckpointError(
+                f"{d / WEIGHTS_FILE} cannot be loaded into the model of {d / CONFIG_FILE} "
+                f"({type(err).__name__}: {str(err)[:300]})"
+            ) from None
         model.to(map_location)
         model.eval()
         return model
 
 
 # --------------------------------------------------------------------------- builders
-def _bart(gen_cfg: dict[str, Any], tokenizer: Any, hf_config: dict[str, Any] | None,
-          load_weights: bool) -> tuple[BartForConditionalGeneration, Any]:
+def _bart(
+    gen_cfg: dict[str, Any], tokenizer: Any, hf_config: dict[str, Any] | None, load_weights: bool
+) -> tuple[BartForConditionalGeneration, Any]:
     name = gen_cfg.get("name", "facebook/bart-base")
     if hf_config is not None:
         return BartForConditionalGeneration(BartConfig.from_dict(hf_config)), tokenizer
     if load_weights and gen_cfg.get("pretrained", False):
-        model = hf_from_pretrained(BartForConditionalGeneration, name, what="report generator",
-                                   config_key="model.report_generator.name")
-        tok = tokenizer or hf_from_pretrained(AutoTokenizer, name, what="report generator tokenizer",
-                                              config_key="model.report_generator.name")
+        model = hf_from_pretrained(
+            BartForConditionalGeneration,
+            name,
+            what="report generator",
+            config_key="model.report_generator.name",
+        )
+        tok = tokenizer or hf_from_pretrained(
+            AutoTokenizer, name, what="report generator tokenizer", config_key="model.report_generator.name"
+        )
         return model, tok
     if tokenizer is None:
         raise ValueError("a randomly initialised report generator needs a tokenizer (pass train_reports)")
     overrides = dict(gen_cfg.get("config_overrides") or {})
     overrides.pop("model_type", None)
     config = BartConfig(
-        vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
-        forced_bos_token_id=tokenizer.bos_token_id, **overrides,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+        forced_bos_token_id=tokenizer.bos_token_id,
+        **overrides,
     )
     return BartForConditionalGeneration(config), tokenizer
 
 
-def _text_model(txt_cfg: dict[str, Any], tokenizer: Any, hf_config: dict[str, Any] | None,
-                load_weights: bool) -> tuple[nn.Module, Any]:
+def _text_model(
+    txt_cfg: dict[str, Any], tokenizer: Any, hf_config: dict[str, Any] | None, load_weights: bool
+) -> tuple[nn.Module, Any]:
     name = txt_cfg.get("name", "bert-base-uncased")
     if hf_config is not None:
         hf = dict(hf_config)
         return AutoModel.from_config(AutoConfig.for_model(hf.pop("model_type"), **hf)), tokenizer
     if load_weights and txt_cfg.get("pretrained", False):
         model = hf_from_pretrained(AutoModel, name, what="text encoder", config_key="model.text_encoder.name")
-        tok = tokenizer or hf_from_pretrained(AutoTokenizer, name, what="text encoder tokenizer",
-                                              config_key="model.text_encoder.name")
+        tok = tokenizer or hf_from_pretrained(
+            AutoTokenizer, name, what="text encoder tokenizer", config_key="model.text_encoder.name"
+        )
         return model, tok
     if tokenizer is None:
         raise ValueError("a randomly initialised text encoder needs a tokenizer (pass train_reports)")
     overrides = dict(txt_cfg.get("config_overrides") or {})
     model_type = overrides.pop("model_type", "bert")
-    config = AutoConfig.for_model(model_type, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                                  **overrides)
+    config = AutoConfig.for_model(
+        model_type, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **overrides
+    )
     return AutoModel.from_config(config), tokenizer
 
 
@@ -462,9 +520,15 @@ def build_model(
     img_cfg = model_cfg.get("image_encoder")
     image_encoder = None
     if img_cfg is not None:
-        image_encoder = ImageEncoder(img_cfg["name"], dim, image_size, pretrained=bool(img_cfg.get("pretrained", False)),
-                                     kwargs=img_cfg.get("kwargs"), load_weights=not loading,
-                                     z_norm=bool(img_cfg.get("z_norm", False)))
+        image_encoder = ImageEncoder(
+            img_cfg["name"],
+            dim,
+            image_size,
+            pretrained=bool(img_cfg.get("pretrained", False)),
+            kwargs=img_cfg.get("kwargs"),
+            load_weights=not loading,
+            z_norm=bool(img_cfg.get("z_norm", False)),
+        )
 
     report_generator, report_tok = None, None
     gen_cfg = model_cfg.get("report_generator") or {}
@@ -473,20 +537,26 @@ def build_model(
         if tok is None and not gen_cfg.get("pretrained", False):
             if not train_reports:
                 raise ValueError("training reports are needed to build the report generator's tokenizer")
-            tok = train_report_tokenizer(train_reports, int(gen_cfg.get("vocab_size", 1000)),
-                                         int(gen_cfg.get("max_length", 64)),
-                                         extra_specials=TAG_TOKENS if gen_cfg.get("tag_token", False) else ())
+            tok = train_report_tokenizer(
+                train_reports,
+                int(gen_cfg.get("vocab_size", 1000)),
+                int(gen_cfg.get("max_length", 64)),
+                extra_specials=TAG_TOKENS if gen_cfg.get("tag_token", False) else (),
+            )
         bart, report_tok = _bart(gen_cfg, tok, hf_configs.get("report_generator"), not loading)
         tag_ids = None
         if gen_cfg.get("tag_token", False):
-            if not loading and gen_cfg.get("pretrained", False):  # a hub tokenizer/model learns the control tokens
+            if not loading and gen_cfg.get(
+                "pretrained", False
+            ):  # a hub tokenizer/model learns the control tokens
                 report_tok.add_special_tokens({"additional_special_tokens": list(TAG_TOKENS)})
                 bart.resize_token_embeddings(len(report_tok))
             tag_ids = report_tok.convert_tokens_to_ids(list(TAG_TOKENS))
             if any(i is None or i == report_tok.unk_token_id for i in tag_ids):
                 raise ValueError(f"report tokenizer lacks the control tokens {TAG_TOKENS}")
-        report_generator = ReportGenerator(bart, dim, tag_token_ids=tag_ids,
-                                           token_positions=bool(gen_cfg.get("token_positions", False)))
+        report_generator = ReportGenerator(
+            bart, dim, tag_token_ids=tag_ids, token_positions=bool(gen_cfg.get("token_positions", False))
+        )
 
     text_encoder, text_tok = None, None
     txt_cfg = model_cfg.get("text_encoder") or {}
@@ -495,11 +565,19 @@ def build_model(
         if tok is None and not txt_cfg.get("pretrained", False):
             if not train_reports:
                 raise ValueError("training reports are needed to build the text encoder's tokenizer")
-            tok = train_text_tokenizer(train_reports, int(txt_cfg.get("vocab_size", 1000)),
-                                       int(txt_cfg.get("max_length", 128)))
+            tok = train_text_tokenizer(
+                train_reports, int(txt_cfg.get("vocab_size", 1000)), int(txt_cfg.get("max_length", 128))
+            )
         model, text_tok = _text_model(txt_cfg, tok, hf_configs.get("text_encoder"), not loading)
         text_encoder = TextEncoder(model)
 
-    return RadGenModel(model_cfg, image_size, image_encoder, report_generator, text_encoder,
-                       report_tokenizer=report_tok, text_tokenizer=text_tok, metadata=metadata)
-
+    return RadGenModel(
+        model_cfg,
+        image_size,
+        image_encoder,
+        report_generator,
+        text_encoder,
+        report_tokenizer=report_tok,
+        text_tokenizer=text_tok,
+        metadata=metadata,
+    )

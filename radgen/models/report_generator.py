@@ -26,8 +26,11 @@ def grid_positions(n_tokens: int, dim: int, device: torch.device | None = None) 
     square gets 1-D codes over its index.
     """
     side = math.isqrt(n_tokens)
-    rows, cols = ((torch.arange(n_tokens) // side, torch.arange(n_tokens) % side) if side * side == n_tokens
-                  else (torch.arange(n_tokens), torch.arange(n_tokens)))
+    rows, cols = (
+        (torch.arange(n_tokens) // side, torch.arange(n_tokens) % side)
+        if side * side == n_tokens
+        else (torch.arange(n_tokens), torch.arange(n_tokens))
+    )
     quarter = dim // 4
     freqs = torch.exp(-math.log(10000.0) * torch.arange(quarter, dtype=torch.float32) / max(quarter, 1))
     parts = []
@@ -42,8 +45,13 @@ def grid_positions(n_tokens: int, dim: int, device: torch.device | None = None) 
 class ReportGenerator(nn.Module):
     """Linear(embed_dim→d_model) + LayerNorm + GELU adapter feeding a BART decoder."""
 
-    def __init__(self, bart: BartForConditionalGeneration, embed_dim: int,
-                 tag_token_ids: list[int] | None = None, token_positions: bool = False) -> None:
+    def __init__(
+        self,
+        bart: BartForConditionalGeneration,
+        embed_dim: int,
+        tag_token_ids: list[int] | None = None,
+        token_positions: bool = False,
+    ) -> None:
         """`tag_token_ids`: vocabulary ids of one control token per class (<normal>, <pneumonia>, <tb>); when
         given, every report is decoded after its class's control token (see `forward`). `token_positions` adds
         2-D position codes to the adapted image-grid tokens (`grid_positions`)."""
@@ -55,12 +63,16 @@ class ReportGenerator(nn.Module):
         bart.model.encoder.layers = nn.ModuleList()  # unused: the image tokens are the encoder output
         self.bart = bart
 
-    def encoder_outputs(self, image_tokens: torch.Tensor, z_img: torch.Tensor | None = None) -> BaseModelOutput:
+    def encoder_outputs(
+        self, image_tokens: torch.Tensor, z_img: torch.Tensor | None = None
+    ) -> BaseModelOutput:
         """Adapted image tokens; the pooled z_img, when given, is prepended as one more token (a global summary
         the decoder can attend to, like a CLS token)."""
         adapted = self.adapter(image_tokens)
         if self.token_positions:
-            adapted = adapted + grid_positions(adapted.shape[1], adapted.shape[2], adapted.device).to(adapted.dtype)
+            adapted = adapted + grid_positions(adapted.shape[1], adapted.shape[2], adapted.device).to(
+                adapted.dtype
+            )
         if z_img is not None:
             adapted = torch.cat([self.adapter(z_img.unsqueeze(1)), adapted], dim=1)
         return BaseModelOutput(last_hidden_state=adapted)
@@ -68,8 +80,13 @@ class ReportGenerator(nn.Module):
     def _tag_ids(self, tags: torch.Tensor) -> torch.Tensor:
         return torch.tensor(self.tag_token_ids, device=tags.device)[tags]
 
-    def forward(self, image_tokens: torch.Tensor, labels: torch.Tensor, z_img: torch.Tensor | None = None,
-                tags: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        image_tokens: torch.Tensor,
+        labels: torch.Tensor,
+        z_img: torch.Tensor | None = None,
+        tags: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Per-report mean token cross-entropy [B] of the reference reports (labels: ids, padding = -100).
 
         Control token (when `tags` [B] class indices are given): the report is decoded as
@@ -86,26 +103,49 @@ class ReportGenerator(nn.Module):
             labels = torch.cat([labels[:, :1], torch.full_like(tag_col, -100), labels[:, 1:]], dim=1)
         else:
             decoder_input_ids = shift_tokens_right(labels, cfg.pad_token_id, cfg.decoder_start_token_id)
-        out = self.bart(encoder_outputs=self.encoder_outputs(image_tokens, z_img),
-                        decoder_input_ids=decoder_input_ids, use_cache=False)
-        token_loss = F.cross_entropy(out.logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none")
+        out = self.bart(
+            encoder_outputs=self.encoder_outputs(image_tokens, z_img),
+            decoder_input_ids=decoder_input_ids,
+            use_cache=False,
+        )
+        token_loss = F.cross_entropy(
+            out.logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
+        )
         n_tokens = (labels != -100).sum(1).clamp_min(1)
         return token_loss.sum(1) / n_tokens
 
     @torch.no_grad()
-    def generate(self, image_tokens: torch.Tensor, *, max_length: int, num_beams: int = 1,
-                 z_img: torch.Tensor | None = None, tags: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        image_tokens: torch.Tensor,
+        *,
+        max_length: int,
+        num_beams: int = 1,
+        z_img: torch.Tensor | None = None,
+        tags: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Greedy (num_beams 1) or beam-search token ids, deterministic (no sampling); `tags` as in forward."""
         cfg = self.bart.config
         prompt = None
         if tags is not None and self.tag_token_ids is not None:
             b = tags.shape[0]
-            prompt = torch.stack([torch.full((b,), cfg.decoder_start_token_id, device=tags.device),
-                                  torch.full((b,), cfg.bos_token_id, device=tags.device), self._tag_ids(tags)], dim=1)
+            prompt = torch.stack(
+                [
+                    torch.full((b,), cfg.decoder_start_token_id, device=tags.device),
+                    torch.full((b,), cfg.bos_token_id, device=tags.device),
+                    self._tag_ids(tags),
+                ],
+                dim=1,
+            )
         gen_cfg = GenerationConfig(
-            max_length=max_length + (1 if prompt is not None else 0), num_beams=num_beams, do_sample=False,
-            early_stopping=num_beams > 1, decoder_start_token_id=cfg.decoder_start_token_id,
-            bos_token_id=cfg.bos_token_id, eos_token_id=cfg.eos_token_id, pad_token_id=cfg.pad_token_id,
+            max_length=max_length + (1 if prompt is not None else 0),
+            num_beams=num_beams,
+            do_sample=False,
+            early_stopping=num_beams > 1,
+            decoder_start_token_id=cfg.decoder_start_token_id,
+            bos_token_id=cfg.bos_token_id,
+            eos_token_id=cfg.eos_token_id,
+            pad_token_id=cfg.pad_token_id,
             forced_bos_token_id=None if prompt is not None else cfg.bos_token_id,
         )
         enc = self.encoder_outputs(image_tokens, z_img)

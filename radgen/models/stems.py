@@ -70,7 +70,10 @@ class DeepConvStemPatchEmbed(ConvStemPatchEmbed):
     convs_per_level = 2
 
 
-EMBED_LAYERS: dict[str, type[nn.Module]] = {"conv_stem": ConvStemPatchEmbed, "deep_conv_stem": DeepConvStemPatchEmbed}
+EMBED_LAYERS: dict[str, type[nn.Module]] = {
+    "conv_stem": ConvStemPatchEmbed,
+    "deep_conv_stem": DeepConvStemPatchEmbed,
+}
 
 
 def resolve_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +82,8 @@ def resolve_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     layer = out.get("embed_layer")
     if isinstance(layer, str):
         if layer not in EMBED_LAYERS:
-            raise ValueError(f"model.image_encoder.kwargs.embed_layer: unknown {layer!r}; known: {sorted(EMBED_LAYERS)}")
+            raise ValueError(
+                f"model.image_encoder.kwargs.embed_layer: unknown {layer!r}; known: {sorted(EMBED_LAYERS)}"
+            )
         out["embed_layer"] = EMBED_LAYERS[layer]
     return out

@@ -48,18 +48,26 @@ def _wordpiece(texts: Iterable[str], vocab_size: int, specials: tuple[str, ...],
     return tok
 
 
-def train_report_tokenizer(texts: Iterable[str], vocab_size: int, max_length: int,
-                           extra_specials: Iterable[str] = ()) -> PreTrainedTokenizerFast:
+def train_report_tokenizer(
+    texts: Iterable[str], vocab_size: int, max_length: int, extra_specials: Iterable[str] = ()
+) -> PreTrainedTokenizerFast:
     """WordPiece tokenizer with BART's special-token ids, for the report generator (+ extra special tokens,
     e.g. the class control tokens, dropped when decoding with skip_special_tokens)."""
     extra = tuple(extra_specials)
     tok = _wordpiece(texts, vocab_size, BART_SPECIALS + extra, "<unk>")
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))]
+        single="<s> $A </s>",
+        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
-        mask_token="<mask>", model_max_length=max_length, clean_up_tokenization_spaces=True,
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        mask_token="<mask>",
+        model_max_length=max_length,
+        clean_up_tokenization_spaces=True,
         additional_special_tokens=list(extra),
     )
 
@@ -72,8 +80,14 @@ def train_text_tokenizer(texts: Iterable[str], vocab_size: int, max_length: int)
         special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]",
-        mask_token="[MASK]", model_max_length=max_length, clean_up_tokenization_spaces=True,
+        tokenizer_object=tok,
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        mask_token="[MASK]",
+        model_max_length=max_length,
+        clean_up_tokenization_spaces=True,
     )
 
 

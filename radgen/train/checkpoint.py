@@ -38,7 +38,8 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
     state: dict[int, dict[str, Any]] = {}
     for idx, st in meta["state"].items():
         state[int(idx)] = {
-            name: tensors[f"optimizer.{idx}.{name}"] if value == "tensor" else value for name, value in st.items()
+            name: tensors[f"optimizer.{idx}.{name}"] if value == "tensor" else value
+            for name, value in st.items()
         }
     return {"state": state, "param_groups": meta["param_groups"]}
 
@@ -100,8 +101,12 @@ def save_state(
     tensors.update({f"rng.{k}": v.detach().cpu().contiguous() for k, v in rng.items()})
     tensors.update({f"ema.{k}": v.detach().cpu().contiguous().clone() for k, v in (ema or {}).items()})
     save_file(tensors, str(tmp / STATE_TENSORS))
-    payload = {"optimizer": opt_meta, "scheduler": scheduler.state_dict(),
-               "scaler": scaler.state_dict() if scaler is not None else {}, **meta}
+    payload = {
+        "optimizer": opt_meta,
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else {},
+        **meta,
+    }
     (tmp / STATE_JSON).write_text(json.dumps(payload, default=_json_default))
     if last.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -139,7 +144,9 @@ def load_state(
     """Restore model/optimizer/scheduler/scaler (and the weight average) in place; return (rng, JSON meta)."""
     tensors = load_file(str(state_dir / STATE_TENSORS))
     meta = json.loads((state_dir / STATE_JSON).read_text())
-    _load_into(model, {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}, str(state_dir))
+    _load_into(
+        model, {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}, str(state_dir)
+    )
     optimizer.load_state_dict(_unflatten_optimizer(tensors, meta.pop("optimizer")))
     scheduler.load_state_dict(meta.pop("scheduler"))
     scaler_state = meta.pop("scaler")
@@ -148,5 +155,5 @@ def load_state(
     if ema:
         for k, v in ema.items():
             v.copy_(tensors[f"ema.{k}"])
-    rng = {k[len("rng."):]: v for k, v in tensors.items() if k.startswith("rng.")}
+    rng = {k[len("rng.") :]: v for k, v in tensors.items() if k.startswith("rng.")}
     return rng, meta

@@ -57,8 +57,11 @@ class FoldData:
         man = _frame(manifest)
         fo = _frame(folds)
         idx = _frame(cache_index)
-        for name, df, cols in (("manifest", man, ("image_id", "label")), ("folds", fo, ("image_id", "fold", "inner")),
-                               ("cache_index", idx, ("image_id", "row"))):
+        for name, df, cols in (
+            ("manifest", man, ("image_id", "label")),
+            ("folds", fo, ("image_id", "fold", "inner")),
+            ("cache_index", idx, ("image_id", "row")),
+        ):
             missing = [c for c in cols if c not in df.columns]
             if missing:
                 raise ValueError(f"{name} lacks column(s): {', '.join(missing)}")
@@ -81,20 +84,26 @@ class FoldData:
             raise ValueError(f"fold {self.fold} has no held-out images (folds: {sorted(set(df['fold']))})")
         self.cache = np.load(cache, mmap_mode="r") if not isinstance(cache, np.ndarray) else cache
         if self.cache.ndim != 3 or self.cache.dtype != np.uint8:
-            raise ValueError(f"image cache must be uint8 [N, S, S], got {self.cache.dtype} {self.cache.shape}")
+            raise ValueError(
+                f"image cache must be uint8 [N, S, S], got {self.cache.dtype} {self.cache.shape}"
+            )
         self.frame = df
         rest = df[df["fold"] != self.fold]
         self.train = self._split(rest[rest["inner"] == "train"])
         self.val = self._split(rest[rest["inner"] == "val"])
         self.test = self._split(df[df["fold"] == self.fold])
         if len(self.train) == 0 or len(self.val) == 0:
-            raise ValueError(f"fold {self.fold}: empty inner train ({len(self.train)}) or val ({len(self.val)}) part")
+            raise ValueError(
+                f"fold {self.fold}: empty inner train ({len(self.train)}) or val ({len(self.val)}) part"
+            )
 
     @staticmethod
     def _split(df: pd.DataFrame) -> Split:
         df = df.sort_values("image_id", kind="stable")
         labels = np.array([CLASSES.index(lbl) for lbl in df["label"]], dtype=np.int64)
-        return Split(df["image_id"].astype(str).tolist(), labels, df["report"].tolist(), df["row"].to_numpy(np.int64))
+        return Split(
+            df["image_id"].astype(str).tolist(), labels, df["report"].tolist(), df["row"].to_numpy(np.int64)
+        )
 
     @property
     def image_size(self) -> int:
@@ -115,7 +124,7 @@ class FoldData:
             h.update(part.labels.tobytes())
             h.update("\x1f".join(part.reports).encode())
             for start in range(0, len(part.rows), 256):
-                h.update(np.ascontiguousarray(self.cache[np.sort(part.rows[start:start + 256])]).tobytes())
+                h.update(np.ascontiguousarray(self.cache[np.sort(part.rows[start : start + 256])]).tobytes())
         h.update(str(self.fold).encode())
         return h.hexdigest()
 

@@ -66,7 +66,9 @@ def set_determinism(threads: int | None) -> None:
 
 def epoch_seed(seed: int, epoch: int, stream: int) -> int:
     """Independent, reproducible seed per (seed, epoch, stream): resume needs no RNG carried over."""
-    return int.from_bytes(hashlib.sha256(f"{seed}/{epoch}/{stream}".encode()).digest()[:8], "little") % (2**63)
+    return int.from_bytes(hashlib.sha256(f"{seed}/{epoch}/{stream}".encode()).digest()[:8], "little") % (
+        2**63
+    )
 
 
 def lr_lambda(warmup_steps: int, total_steps: int, schedule: str) -> Callable[[int], float]:
@@ -117,7 +119,7 @@ def tag_logit_adjustment(labels: np.ndarray, prior: str, weighting: bool) -> np.
 
 def batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Chunks of the epoch's order; a trailing batch of one sample is dropped (BatchNorm needs two)."""
-    out = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    out = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if len(out) > 1 and len(out[-1]) < 2:
         out.pop()
     return out
@@ -128,28 +130,35 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 
 @torch.no_grad()
-def generate_for(model: RadGenModel, data: FoldData, split: Split, device: torch.device,
-                 batch_size: int = EVAL_BATCH) -> list[str]:
+def generate_for(
+    model: RadGenModel, data: FoldData, split: Split, device: torch.device, batch_size: int = EVAL_BATCH
+) -> list[str]:
     """The model's own reports for every image of a split (eval mode, no augmentation)."""
     was = model.training
     model.eval()
     out: list[str] = []
     for start in range(0, len(split), batch_size):
-        rows = split.rows[start:start + batch_size]
+        rows = split.rows[start : start + batch_size]
         out += model.generate_reports(to_float(data.images(rows), model.image_size).to(device))
     model.train(was)
     return out
 
 
 @torch.no_grad()
-def predict_split(model: RadGenModel, data: FoldData, split: Split, device: torch.device,
-                  reports: Sequence[str] | None = None, batch_size: int = EVAL_BATCH) -> tuple[np.ndarray, list[str]]:
+def predict_split(
+    model: RadGenModel,
+    data: FoldData,
+    split: Split,
+    device: torch.device,
+    reports: Sequence[str] | None = None,
+    batch_size: int = EVAL_BATCH,
+) -> tuple[np.ndarray, list[str]]:
     """Probabilities [n, 3] and the text read, for a split (generated reports when the model has a generator)."""
     probs, texts = [], []
     for start in range(0, len(split), batch_size):
-        rows = split.rows[start:start + batch_size]
+        rows = split.rows[start : start + batch_size]
         images = to_float(data.images(rows), model.image_size).to(device) if model.has_image else None
-        rep = list(reports[start:start + batch_size]) if reports is not None else None
+        rep = list(reports[start : start + batch_size]) if reports is not None else None
         p, t = model.predict(images, rep)
         probs.append(p.cpu().numpy())
         texts += t
@@ -176,7 +185,7 @@ class WeightEMA:
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = float(decay)
-        self.shadow = ({k: v.detach().clone() for k, v in model.state_dict().items()} if self.decay > 0 else {})
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()} if self.decay > 0 else {}
         # live views of the weights (updated in place by the optimizer and by load_state_dict)
         live = model.state_dict()
         self._float = [(self.shadow[k], live[k]) for k in self.shadow if live[k].dtype.is_floating_point]
@@ -249,8 +258,13 @@ def train_fold(
 
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
-    metadata = {"variant": name, "label": variant.get("label", name), "fold": int(fold),
-                "reports_from": variant.get("reports_from"), "training": training}
+    metadata = {
+        "variant": name,
+        "label": variant.get("label", name),
+        "fold": int(fold),
+        "reports_from": variant.get("reports_from"),
+        "training": training,
+    }
     model = build_model(model_cfg, image_size=size, train_reports=train.reports, metadata=metadata).to(device)
 
     # text the text branch reads on inner-val (early stopping): generated, never ground truth when avoidable
@@ -259,7 +273,9 @@ def train_fold(
         if reports_model_dir is not None:
             val_reports = reports_from_model(reports_model_dir, data, val, device)
         else:
-            log.warning("%s: no reports_from model given; inner-val uses ground-truth reports (optimistic)", name)
+            log.warning(
+                "%s: no reports_from model given; inner-val uses ground-truth reports (optimistic)", name
+            )
             val_reports = list(val.reports)
 
     # optimisation
@@ -277,7 +293,8 @@ def train_fold(
     spe = steps_per_epoch(len(train), batch_size)
     warmup = int(round(float(training.get("warmup_epochs", 0)) * spe))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(warmup, epochs * spe, str(training.get("lr_schedule", "constant"))))
+        optimizer, lr_lambda(warmup, epochs * spe, str(training.get("lr_schedule", "constant")))
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16") if device.type == "cuda" else None
 
     weighting = bool(training.get("class_weighting", True))
@@ -285,9 +302,12 @@ def train_fold(
     ce_weight = torch.tensor(cw, dtype=torch.float32, device=device) if weighting else None
     sample_weights = torch.tensor(cw[train.labels], dtype=torch.double)
     if model.tagger is not None:
-        model.tag_logit_adjust.copy_(torch.tensor(
-            tag_logit_adjustment(train.labels, str(training.get("tag_prior", "balanced")), weighting),
-            dtype=torch.float32))
+        model.tag_logit_adjust.copy_(
+            torch.tensor(
+                tag_logit_adjustment(train.labels, str(training.get("tag_prior", "balanced")), weighting),
+                dtype=torch.float32,
+            )
+        )
     freeze_epochs = int(training.get("freeze_text_encoder_epochs", 0))
     report_weight = float(training.get("report_loss_weight", 0.0))
     patience = int(training.get("early_stopping_patience", epochs))
@@ -298,30 +318,55 @@ def train_fold(
     # checkpoint keyed by config + data (+ the reports_from model), so stale state is never resumed
     ckpt: Path | None = None
     if checkpoint_dir is not None:
-        key_src = {"variant": {k: variant.get(k) for k in ("name", "model", "training", "reports_from")},
-                   "fold": int(fold), "image_size": size, "data": data.fingerprint(),
-                   "reports_model": _file_hash(Path(reports_model_dir) / "model.safetensors") if reports_model_dir else None}
+        key_src = {
+            "variant": {k: variant.get(k) for k in ("name", "model", "training", "reports_from")},
+            "fold": int(fold),
+            "image_size": size,
+            "data": data.fingerprint(),
+            "reports_model": _file_hash(Path(reports_model_dir) / "model.safetensors")
+            if reports_model_dir
+            else None,
+        }
         key = hashlib.sha256(json.dumps(key_src, sort_keys=True, default=str).encode()).hexdigest()[:16]
         ckpt = Path(checkpoint_dir) / key
 
-    state: dict[str, Any] = {"epoch": 0, "best_auc": -math.inf, "best_epoch": -1, "bad_epochs": 0,
-                             "stopped": False, "log": [], "train_seconds": 0.0, "resumed_from": None}
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "best_auc": -math.inf,
+        "best_epoch": -1,
+        "bad_epochs": 0,
+        "stopped": False,
+        "log": [],
+        "train_seconds": 0.0,
+        "resumed_from": None,
+    }
     sampler_gen = torch.Generator().manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed + 1)
     best_in_memory: dict[str, torch.Tensor] | None = None
     ema = WeightEMA(model, float(training.get("ema_decay", 0.0)))
     if ckpt is not None and (found := find_state(ckpt)) is not None:
-        rng, meta = load_state(found, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
-                               ema=ema.shadow)
+        rng, meta = load_state(
+            found, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, ema=ema.shadow
+        )
         state.update(meta)
         state["resumed_from"] = state["epoch"]
         torch.set_rng_state(rng["torch"])
         sampler_gen.set_state(rng["sampler"])
         aug_gen.set_state(rng["augment"])
-        log.info("%s fold %d: resuming from checkpoint %s after epoch %d", name, fold, found, state["epoch"] - 1)
+        log.info(
+            "%s fold %d: resuming from checkpoint %s after epoch %d", name, fold, found, state["epoch"] - 1
+        )
 
-    bar = tqdm(total=epochs * spe, initial=state["epoch"] * spe, desc=f"{name} fold{fold}", unit="step",
-               disable=not progress, mininterval=1.0, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=epochs * spe,
+        initial=state["epoch"] * spe,
+        desc=f"{name} fold{fold}",
+        unit="step",
+        disable=not progress,
+        mininterval=1.0,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     previous_seconds = float(state["train_seconds"])  # wall time of earlier (killed) sessions
     for epoch in range(int(state["epoch"]), epochs):
         if state["stopped"]:
@@ -341,15 +386,21 @@ def train_fold(
         p_gen = generated_fraction(training, epoch) if (model.has_generator and model.has_text) else 0.0
         if p_gen > 0:
             use_gen = np.flatnonzero((torch.rand(len(train), generator=mix_gen) < p_gen).numpy())
-            subset = Split([train.image_ids[i] for i in use_gen], train.labels[use_gen],
-                           [train.reports[i] for i in use_gen], train.rows[use_gen])
+            subset = Split(
+                [train.image_ids[i] for i in use_gen],
+                train.labels[use_gen],
+                [train.reports[i] for i in use_gen],
+                train.rows[use_gen],
+            )
             with ema.applied(model):
                 generated = generate_for(model, data, subset, device)
             for i, text in zip(use_gen, generated, strict=True):
                 train_texts[i] = text
 
         if weighting:
-            order = torch.multinomial(sample_weights, len(train), replacement=True, generator=sampler_gen).numpy()
+            order = torch.multinomial(
+                sample_weights, len(train), replacement=True, generator=sampler_gen
+            ).numpy()
         else:
             order = torch.randperm(len(train), generator=sampler_gen).numpy()
 
@@ -364,17 +415,23 @@ def train_fold(
                 images = augment(images, aug_gen)
             labels = torch.from_numpy(train.labels[idx]).to(device)
             text = model.tokenize_text([train_texts[i] for i in idx], device) if model.has_text else None
-            report_labels = (model.tokenize_reports([train.reports[i] for i in idx], device)
-                             if model.has_generator else None)
-            with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            report_labels = (
+                model.tokenize_reports([train.reports[i] for i in idx], device)
+                if model.has_generator
+                else None
+            )
+            with torch.autocast(
+                device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+            ):
                 tag_targets = None
                 if tag_forcing > 0 and model.tagger is not None:
                     forced = torch.rand(len(idx), generator=mix_gen) < tag_forcing
                     tag_targets = torch.where(forced, torch.from_numpy(train.labels[idx]), -1).to(device)
                 out = model(images=images, text=text, report_labels=report_labels, tag_targets=tag_targets)
                 if out["branch_logits"] is not None:
-                    loss_cls = torch.stack([F.cross_entropy(b.float(), labels, weight=ce_weight)
-                                            for b in out["branch_logits"]]).mean()
+                    loss_cls = torch.stack(
+                        [F.cross_entropy(b.float(), labels, weight=ce_weight) for b in out["branch_logits"]]
+                    ).mean()
                 else:
                     loss_cls = F.cross_entropy(out["logits"].float(), labels, weight=ce_weight)
                 # the tagger learns from the batches as sampled (unweighted CE); its prior is corrected at
@@ -438,13 +495,32 @@ def train_fold(
         if state["bad_epochs"] >= patience:
             state["stopped"] = True
         bar.set_postfix(epoch=epoch, loss=f"{row['train_loss']:.3f}", val_auc=f"{auc:.3f}")
-        log.info("%s fold %d epoch %d: loss %.4f (cls %.4f, report %.4f) val macro-AUC %.4f%s", name, fold, epoch,
-                 row["train_loss"], row["train_loss_cls"], row["train_loss_report"], auc, " *" if improved else "")
+        log.info(
+            "%s fold %d epoch %d: loss %.4f (cls %.4f, report %.4f) val macro-AUC %.4f%s",
+            name,
+            fold,
+            epoch,
+            row["train_loss"],
+            row["train_loss_cls"],
+            row["train_loss_report"],
+            auc,
+            " *" if improved else "",
+        )
         if ckpt is not None:
-            save_state(ckpt, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, ema=ema.shadow,
-                       rng={"torch": torch.get_rng_state(), "sampler": sampler_gen.get_state(),
-                            "augment": aug_gen.get_state()},
-                       meta={k: v for k, v in state.items() if k != "resumed_from"})
+            save_state(
+                ckpt,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                scaler=scaler,
+                ema=ema.shadow,
+                rng={
+                    "torch": torch.get_rng_state(),
+                    "sampler": sampler_gen.get_state(),
+                    "augment": aug_gen.get_state(),
+                },
+                meta={k: v for k, v in state.items() if k != "resumed_from"},
+            )
         if epoch_callback is not None:
             epoch_callback(epoch, row, model)
     bar.close()

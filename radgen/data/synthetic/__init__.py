@@ -23,14 +23,24 @@ from .cases import Finding, Study, class_counts, sample_studies
 from .render import render_study
 from .reports import write_report
 
-__all__ = ["Finding", "Study", "class_counts", "generate_synthetic", "render_study", "sample_studies", "write_report"]
+__all__ = [
+    "Finding",
+    "Study",
+    "class_counts",
+    "generate_synthetic",
+    "render_study",
+    "sample_studies",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
 
 
 def write_png(image: np.ndarray, path: str | Path) -> None:
     """8-bit grayscale PNG with no metadata, so equal pixels give equal bytes."""
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), mode="L").save(path, format="PNG", compress_level=6)
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), mode="L").save(
+        path, format="PNG", compress_level=6
+    )
 
 
 def _draw_and_write(job: tuple[Study, int, str]) -> None:
@@ -65,7 +75,9 @@ def generate_synthetic(
     desc = f"synthetic {image_size}px"
     if n_jobs > 1:
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            list(tqdm(pool.map(_draw_and_write, jobs, chunksize=16), total=len(jobs), desc=desc, mininterval=2))
+            list(
+                tqdm(pool.map(_draw_and_write, jobs, chunksize=16), total=len(jobs), desc=desc, mininterval=2)
+            )
     else:
         for job in tqdm(jobs, desc=desc, mininterval=2):
             _draw_and_write(job)
@@ -86,6 +98,11 @@ def generate_synthetic(
     counts = manifest["label"].value_counts().to_dict()
     n_pat = manifest["patient_id"].nunique()
     repeat = (manifest.groupby("patient_id").size() > 1).mean()
-    log.info("synthetic: %d images, %d patients (%.1f%% with repeat studies), classes %s",
-             len(manifest), n_pat, 100 * repeat, counts)
+    log.info(
+        "synthetic: %d images, %d patients (%.1f%% with repeat studies), classes %s",
+        len(manifest),
+        n_pat,
+        100 * repeat,
+        counts,
+    )
     return manifest

@@ -124,7 +124,7 @@ def patient_sizes(n: int, repeat_fraction: float, rng: np.random.Generator) -> l
         sizes[take] += 1
         left -= take.size
     if left < 0:  # the last "+1 everyone" round overshot; trim from the largest
-        for i in np.argsort(-sizes, kind="stable")[: -left]:
+        for i in np.argsort(-sizes, kind="stable")[:-left]:
             sizes[i] -= 1
     return [int(s) for s in rng.permutation(sizes)]
 
@@ -186,24 +186,50 @@ def sample_pneumonia(rng: np.random.Generator) -> tuple[list[Finding], bool]:
     if rng.random() < 0.15:
         side = "right" if rng.random() < 0.55 else "left"
         zone = str(rng.choice(ZONES, p=[0.15, 0.35, 0.5]))
-        return [Finding("consolidation", side=side, zones=(zone,), pattern="faint", extent="small",
-                        strength=rng.uniform(0.3, 0.5), seed=_seed(rng))], True
+        return [
+            Finding(
+                "consolidation",
+                side=side,
+                zones=(zone,),
+                pattern="faint",
+                extent="small",
+                strength=rng.uniform(0.3, 0.5),
+                seed=_seed(rng),
+            )
+        ], True
     findings: list[Finding] = []
     if rng.random() < 0.45:
         lobe = str(rng.choice(LOBES, p=[0.12, 0.13, 0.28, 0.1, 0.09, 0.28]))
         side = LOBE_SIDE[lobe]
-        findings.append(Finding("consolidation", side=side, lobe=lobe, pattern="lobar",
-                                extent="extensive" if rng.random() < 0.55 else "moderate",
-                                strength=rng.uniform(0.75, 1.0), flag=bool(rng.random() < 0.5), seed=_seed(rng)))
+        findings.append(
+            Finding(
+                "consolidation",
+                side=side,
+                lobe=lobe,
+                pattern="lobar",
+                extent="extensive" if rng.random() < 0.55 else "moderate",
+                strength=rng.uniform(0.75, 1.0),
+                flag=bool(rng.random() < 0.5),
+                seed=_seed(rng),
+            )
+        )
     else:
         side = _side(rng, 0.3)
         first = int(rng.choice(3, p=[0.15, 0.35, 0.5]))
         zones = [ZONES[first]]
         if rng.random() < 0.45:
             zones.append(ZONES[first - 1] if first == 2 else ZONES[first + 1])
-        findings.append(Finding("consolidation", side=side, zones=tuple(z for z in ZONES if z in zones),
-                                pattern="patchy", extent=str(rng.choice(["small", "moderate", "extensive"])),
-                                strength=rng.uniform(0.5, 0.85), seed=_seed(rng)))
+        findings.append(
+            Finding(
+                "consolidation",
+                side=side,
+                zones=tuple(z for z in ZONES if z in zones),
+                pattern="patchy",
+                extent=str(rng.choice(["small", "moderate", "extensive"])),
+                strength=rng.uniform(0.5, 0.85),
+                seed=_seed(rng),
+            )
+        )
     if rng.random() < 0.15:
         findings.append(_effusion(rng, side))
     return findings, False
@@ -214,36 +240,92 @@ def sample_tb(rng: np.random.Generator) -> tuple[list[Finding], bool]:
     side = _side(rng, 0.25)
     upper = ("upper",)
     if rng.random() < 0.15:
-        findings = [Finding("nodules", side=side if side != "bilateral" else "right", zones=upper, pattern="small",
-                            count=int(rng.integers(2, 5)), strength=rng.uniform(0.35, 0.55), seed=_seed(rng))]
+        findings = [
+            Finding(
+                "nodules",
+                side=side if side != "bilateral" else "right",
+                zones=upper,
+                pattern="small",
+                count=int(rng.integers(2, 5)),
+                strength=rng.uniform(0.35, 0.55),
+                seed=_seed(rng),
+            )
+        ]
         if rng.random() < 0.5:
             findings.append(Finding("apical_cap", side=findings[0].side, seed=_seed(rng)))
         return findings, True
     findings = []
     kind = str(rng.choice(["nodules", "cavity", "fibrosis", "miliary"], p=[0.35, 0.3, 0.28, 0.07]))
     if kind == "miliary":
-        findings.append(Finding("miliary", side="bilateral", count=int(rng.integers(120, 220)),
-                                strength=rng.uniform(0.45, 0.7), seed=_seed(rng)))
+        findings.append(
+            Finding(
+                "miliary",
+                side="bilateral",
+                count=int(rng.integers(120, 220)),
+                strength=rng.uniform(0.45, 0.7),
+                seed=_seed(rng),
+            )
+        )
         return findings, False
     if kind == "nodules" or rng.random() < 0.5:
         big = rng.random() < 0.4
-        findings.append(Finding("nodules", side=side, zones=upper if rng.random() < 0.7 else ("upper", "mid"),
-                                pattern="large" if big else "small", count=int(rng.integers(5, 14)),
-                                strength=rng.uniform(0.6, 0.9), seed=_seed(rng)))
+        findings.append(
+            Finding(
+                "nodules",
+                side=side,
+                zones=upper if rng.random() < 0.7 else ("upper", "mid"),
+                pattern="large" if big else "small",
+                count=int(rng.integers(5, 14)),
+                strength=rng.uniform(0.6, 0.9),
+                seed=_seed(rng),
+            )
+        )
     main_side = side if side != "bilateral" else ("right" if rng.random() < 0.6 else "left")
     if kind == "cavity":
-        findings.append(Finding("cavity", side=main_side, zones=upper, size=rng.uniform(0.05, 0.085),
-                                flag=bool(rng.random() < 0.25), strength=rng.uniform(0.8, 1.0), seed=_seed(rng)))
+        findings.append(
+            Finding(
+                "cavity",
+                side=main_side,
+                zones=upper,
+                size=rng.uniform(0.05, 0.085),
+                flag=bool(rng.random() < 0.25),
+                strength=rng.uniform(0.8, 1.0),
+                seed=_seed(rng),
+            )
+        )
         if rng.random() < 0.4:
-            findings.append(Finding("consolidation", side=main_side, zones=upper, pattern="patchy", extent="small",
-                                    strength=rng.uniform(0.45, 0.7), seed=_seed(rng)))
+            findings.append(
+                Finding(
+                    "consolidation",
+                    side=main_side,
+                    zones=upper,
+                    pattern="patchy",
+                    extent="small",
+                    strength=rng.uniform(0.45, 0.7),
+                    seed=_seed(rng),
+                )
+            )
     if kind == "fibrosis":
-        findings.append(Finding("fibrosis", side=side, zones=upper, count=int(rng.integers(7, 13)),
-                                flag=side != "bilateral" and rng.random() < 0.7,
-                                strength=rng.uniform(0.55, 0.85), seed=_seed(rng)))
+        findings.append(
+            Finding(
+                "fibrosis",
+                side=side,
+                zones=upper,
+                count=int(rng.integers(7, 13)),
+                flag=side != "bilateral" and rng.random() < 0.7,
+                strength=rng.uniform(0.55, 0.85),
+                seed=_seed(rng),
+            )
+        )
     if rng.random() < 0.2:
-        findings.append(Finding("lymphadenopathy", side=main_side if rng.random() < 0.8 else "bilateral",
-                                strength=rng.uniform(0.7, 1.0), seed=_seed(rng)))
+        findings.append(
+            Finding(
+                "lymphadenopathy",
+                side=main_side if rng.random() < 0.8 else "bilateral",
+                strength=rng.uniform(0.7, 1.0),
+                seed=_seed(rng),
+            )
+        )
     if rng.random() < 0.25:
         findings.append(Finding("granuloma", side=main_side, zones=upper, seed=_seed(rng)))
     if rng.random() < 0.25 and not any(f.kind == "apical_cap" for f in findings):
@@ -277,7 +359,9 @@ def evolve(findings: list[Finding], rng: np.random.Generator) -> list[Finding]:
     """A follow-up film of the same disease: same places, new shapes and a somewhat different opacity."""
     out = []
     for f in findings:
-        strength = float(np.clip(f.strength * rng.uniform(0.8, 1.15), 0.3 if f.pattern == "faint" else 0.45, 1.0))
+        strength = float(
+            np.clip(f.strength * rng.uniform(0.8, 1.15), 0.3 if f.pattern == "faint" else 0.45, 1.0)
+        )
         out.append(Finding(**{**f.__dict__, "strength": strength, "seed": _seed(rng)}))
     return out
 
@@ -290,8 +374,11 @@ def sample_studies(
         raise ValueError(f"repeat_study_fraction must be in [0, 1), got {repeat_study_fraction}")
     counts = class_counts(n_images, proportions)
     rng = np.random.default_rng([seed, 0])
-    patients = [(label, size) for label in CLASSES
-                for size in patient_sizes(counts[label], repeat_study_fraction, rng)]
+    patients = [
+        (label, size)
+        for label in CLASSES
+        for size in patient_sizes(counts[label], repeat_study_fraction, rng)
+    ]
     patients = [patients[i] for i in rng.permutation(len(patients))]
     width = max(5, len(str(len(patients))))
     studies = []
@@ -304,10 +391,20 @@ def sample_studies(
             srng = np.random.default_rng([seed, 2, p, s])
             if s > 0:
                 findings = [f for f in evolve(findings, srng) if f.kind not in ("ecg_leads", "skin_fold")]
-                findings += [f for f in sample_incidentals(srng, label) if f.kind in ("ecg_leads", "skin_fold")]
-            studies.append(Study(
-                image_id=f"{patient_id}_{s + 1}", patient_id=patient_id, label=label, study_index=s,
-                anatomy=anatomy, technique=sample_technique(srng), findings=tuple(findings), subtle=subtle,
-                seed=_seed(srng),
-            ))
+                findings += [
+                    f for f in sample_incidentals(srng, label) if f.kind in ("ecg_leads", "skin_fold")
+                ]
+            studies.append(
+                Study(
+                    image_id=f"{patient_id}_{s + 1}",
+                    patient_id=patient_id,
+                    label=label,
+                    study_index=s,
+                    anatomy=anatomy,
+                    technique=sample_technique(srng),
+                    findings=tuple(findings),
+                    subtle=subtle,
+                    seed=_seed(srng),
+                )
+            )
     return studies

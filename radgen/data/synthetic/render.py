@@ -92,7 +92,12 @@ class Lung:
         tm = self.s * (X - self.mx)
         lat, med = self.lateral(Y), self.medial(Y)
         top = self.apex + 1.8 * (t - 0.28) ** 2
-        m = expit((lat - t) / e) * expit((tm - med) / e) * expit((Y - top) / e) * expit((self.dome(t) - Y) / e)
+        m = (
+            expit((lat - t) / e)
+            * expit((tm - med) / e)
+            * expit((Y - top) / e)
+            * expit((self.dome(t) - Y) / e)
+        )
         q = (tm - med) / np.maximum(lat - med, 1e-3)
         v = (Y - self.apex) / (self.base - self.apex)
         return m, q, v
@@ -105,11 +110,13 @@ def _smooth_noise(rng: np.random.Generator, size: int, sigma_px: float) -> np.nd
     """Unit-variance Gaussian-blurred noise; wide blurs are done on a coarse grid and upsampled (much faster)."""
     factor = max(1, int(sigma_px // 2))
     small = size if factor == 1 else -(-size // factor) + 2
-    n = gaussian_filter(rng.standard_normal((small, small), dtype=np.float32), max(sigma_px / factor, 0.5),
-                        mode="reflect")
+    n = gaussian_filter(
+        rng.standard_normal((small, small), dtype=np.float32), max(sigma_px / factor, 0.5), mode="reflect"
+    )
     if factor > 1:
-        img = Image.fromarray(n, mode="F").resize((size, size), Image.Resampling.BICUBIC,
-                                                  box=(1, 1, small - 1, small - 1))
+        img = Image.fromarray(n, mode="F").resize(
+            (size, size), Image.Resampling.BICUBIC, box=(1, 1, small - 1, small - 1)
+        )
         n = np.asarray(img, dtype=np.float32)
     return n / (n.std() + 1e-8)
 
@@ -118,7 +125,9 @@ def _band(d: np.ndarray, half: float, e: float) -> np.ndarray:
     return expit((half - np.abs(d)) / e)
 
 
-def _window(f: Frame, row: float, col: float, radius_px: float) -> tuple[slice, slice, np.ndarray, np.ndarray]:
+def _window(
+    f: Frame, row: float, col: float, radius_px: float
+) -> tuple[slice, slice, np.ndarray, np.ndarray]:
     r = int(np.ceil(radius_px)) + 2
     r0, r1 = max(0, int(row) - r), min(f.size, int(row) + r + 2)
     c0, c1 = max(0, int(col) - r), min(f.size, int(col) + r + 2)
@@ -126,8 +135,16 @@ def _window(f: Frame, row: float, col: float, radius_px: float) -> tuple[slice, 
     return slice(r0, r1), slice(c0, c1), rr - row, cc - col
 
 
-def stamp_disk(arr: np.ndarray, f: Frame, X: float, Y: float, radius: float, value: float,
-               edge: float = 0.3, mode: str = "max") -> None:
+def stamp_disk(
+    arr: np.ndarray,
+    f: Frame,
+    X: float,
+    Y: float,
+    radius: float,
+    value: float,
+    edge: float = 0.3,
+    mode: str = "max",
+) -> None:
     """Soft disk of body radius `radius` at body point (X, Y), merged into arr by max or add."""
     row, col = f.to_pixel(X, Y)
     rpx = max(radius * f.unit, 0.6)
@@ -141,8 +158,15 @@ def stamp_disk(arr: np.ndarray, f: Frame, X: float, Y: float, radius: float, val
     arr[rs, cs] = np.maximum(arr[rs, cs], disk) if mode == "max" else arr[rs, cs] + disk
 
 
-def stamp_segment(arr: np.ndarray, f: Frame, p0: tuple[float, float], p1: tuple[float, float],
-                  half: float, value: float, mode: str = "max") -> None:
+def stamp_segment(
+    arr: np.ndarray,
+    f: Frame,
+    p0: tuple[float, float],
+    p1: tuple[float, float],
+    half: float,
+    value: float,
+    mode: str = "max",
+) -> None:
     """Soft line of body half-width `half` between two body points."""
     (r0, c0), (r1, c1) = f.to_pixel(*p0), f.to_pixel(*p1)
     hpx = max(half * f.unit, 0.35)
@@ -159,16 +183,24 @@ def stamp_segment(arr: np.ndarray, f: Frame, p0: tuple[float, float], p1: tuple[
     arr[rs, cs] = np.maximum(arr[rs, cs], line) if mode == "max" else arr[rs, cs] + line
 
 
-def _angular_profile(rng: np.random.Generator, n_peaks: int, width: tuple[float, float],
-                     span: float = 1.9) -> tuple[np.ndarray, np.ndarray]:
+def _angular_profile(
+    rng: np.random.Generator, n_peaks: int, width: tuple[float, float], span: float = 1.9
+) -> tuple[np.ndarray, np.ndarray]:
     grid = np.linspace(-np.pi, np.pi, 721)
     th, w, a = rng.uniform(-span, span, n_peaks), rng.uniform(*width, n_peaks), rng.uniform(0.5, 1.0, n_peaks)
     prof = (a[:, None] * np.exp(-(((grid[None, :] - th[:, None]) / w[:, None]) ** 2))).max(axis=0)
     return grid, prof
 
 
-def _radial_lines(f: Frame, centre: tuple[float, float], s: float, grid: np.ndarray, prof: np.ndarray,
-                  wave: float, phase: float) -> tuple[np.ndarray, np.ndarray]:
+def _radial_lines(
+    f: Frame,
+    centre: tuple[float, float],
+    s: float,
+    grid: np.ndarray,
+    prof: np.ndarray,
+    wave: float,
+    phase: float,
+) -> tuple[np.ndarray, np.ndarray]:
     dx, dy = s * (f.X - centre[0]), f.Y - centre[1]
     r = np.sqrt(dx**2 + dy**2)
     th = np.arctan2(dy, dx) + wave * np.sin(7 * r + phase)
@@ -215,8 +247,15 @@ class Painter:
             base = a.dome_right if s < 0 else a.dome_left
             apex = a.apex + (0.04 if s in volume_loss else 0.0)
             base = apex + (base - apex) * t.inspiration
-            self.lungs[s] = Lung(s=s, apex=apex, base=base, mx=t.twist, mediastinum=a.mediastinum,
-                                 dome_h=a.dome_h, hilum_v=(0.5 if s < 0 else 0.46) - (0.09 if s in volume_loss else 0))
+            self.lungs[s] = Lung(
+                s=s,
+                apex=apex,
+                base=base,
+                mx=t.twist,
+                mediastinum=a.mediastinum,
+                dome_h=a.dome_h,
+                hilum_v=(0.5 if s < 0 else 0.46) - (0.09 if s in volume_loss else 0),
+            )
         self.trachea_shift = 0.035 * sum(volume_loss)
         self.masks = {s: lung.mask(self.f) for s, lung in self.lungs.items()}
         shape = (size, size)
@@ -242,7 +281,9 @@ class Painter:
         base = max(lung_r.base, lung_l.base)
         mx = self.study.technique.twist
         # body outline with shoulders
-        half = np.maximum(lung_r.lateral(Y), 0.6) + 0.08 + 0.12 * a.soft + 0.4 * expit((apex + 0.05 - Y) / 0.15)
+        half = (
+            np.maximum(lung_r.lateral(Y), 0.6) + 0.08 + 0.12 * a.soft + 0.4 * expit((apex + 0.05 - Y) / 0.15)
+        )
         body = expit((half - np.abs(X)) / (3 * e))
         density = 0.03 + a.soft * (0.55 + 0.45 * body)  # beyond the chest wall: arms and air
         # heart: a tilted ellipse resting on the diaphragm, filling the medial lower lungs
@@ -272,8 +313,10 @@ class Painter:
             g2, p2 = _angular_profile(vrng, 36, (0.005, 0.011))
             l1, r = _radial_lines(f, hxy, s, g1, p1, 0.12, vrng.uniform(0, 6))
             l2, _ = _radial_lines(f, hxy, s, g2, p2, 0.2, vrng.uniform(0, 6))
-            vessels = (l1 * np.exp(-r / 0.25) * expit((r - 0.04) / 0.02)
-                       + 0.6 * l2 * np.exp(-r / 0.35) * expit((r - 0.15) / 0.05)) * (0.75 + 0.45 * v)
+            vessels = (
+                l1 * np.exp(-r / 0.25) * expit((r - 0.04) / 0.02)
+                + 0.6 * l2 * np.exp(-r / 0.35) * expit((r - 0.15) / 0.05)
+            ) * (0.75 + 0.45 * v)
             self.F = np.maximum(self.F, np.clip(0.5 * hil + 0.45 * vessels + 0.04 * texture, 0, 0.7))
 
     def _bones(self) -> np.ndarray:
@@ -282,18 +325,24 @@ class Painter:
         X, Y, e = f.X, f.Y, f.px
         apex = min(lung.apex for lung in self.lungs.values())
         mx = self.study.technique.twist
-        spine = _band(X - 0.4 * mx, 0.065, 2 * e) * (0.8 + 0.2 * np.cos(2 * np.pi * (Y - a.rib_offset) / a.rib_spacing))
+        spine = _band(X - 0.4 * mx, 0.065, 2 * e) * (
+            0.8 + 0.2 * np.cos(2 * np.pi * (Y - a.rib_offset) / a.rib_spacing)
+        )
         bone = 0.07 * spine * expit((Y - apex + 0.3) / 0.1)
         sp = a.rib_spacing
         for s, lung in self.lungs.items():
             m = self.masks[s][0]
             t = s * X
-            thorax = expit((lung.lateral(Y) + 0.07 - t) / e) * expit((t - 0.04) / 0.02) * expit((lung.base + 0.1 - Y) / 0.04)
+            thorax = (
+                expit((lung.lateral(Y) + 0.07 - t) / e)
+                * expit((t - 0.04) / 0.02)
+                * expit((lung.base + 0.1 - Y) / 0.04)
+            )
             phase = (Y - (apex - 0.12 + a.rib_offset * sp * 0.5 - 0.4 * t + 1.0 * t**2)) / sp
             k = np.round(phase)
             d = (phase - k) * sp
             hw = 0.22 * sp
-            rib = (0.04 * _band(d, hw, e) + 0.035 * np.exp(-(((np.abs(d) - 0.85 * hw) / (0.25 * hw)) ** 2)))
+            rib = 0.04 * _band(d, hw, e) + 0.035 * np.exp(-(((np.abs(d) - 0.85 * hw) / (0.25 * hw)) ** 2))
             rib *= (k >= 0) * (k <= 10) * thorax * (0.5 + 0.5 * m) * (1.1 - 0.05 * np.clip(k, 0, 10))
             pa = (Y - (apex + 0.12 + 0.4 * (0.85 - t))) / (1.25 * sp)
             ka = np.round(pa)
@@ -301,7 +350,7 @@ class Painter:
             ant *= thorax * expit((t - 0.25) / 0.05) * m
             tc = t - 0.08
             yc = apex + 0.13 - 0.2 * tc + 0.15 * tc * (t - 0.75)
-            clav = (0.12 * _band(Y - yc, 0.03, e) + 0.06 * np.exp(-(((np.abs(Y - yc) - 0.024) / 0.007) ** 2)))
+            clav = 0.12 * _band(Y - yc, 0.03, e) + 0.06 * np.exp(-(((np.abs(Y - yc) - 0.024) / 0.007) ** 2))
             clav *= expit((tc + 0.01) / 0.01) * expit((0.78 - t) / 0.02)
             bone = bone + rib + ant + clav
         return bone
@@ -317,12 +366,16 @@ class Painter:
         trachea = _band(X - tx, 0.032, 1.5 * e) * expit((carina - Y) / 0.02)
         bron = np.zeros_like(X)
         for lung in self.lungs.values():
-            stamp_segment(bron, f, (0.7 * mx + self.trachea_shift * 0.2, carina - 0.02), lung.hilum(), 0.02, 1.0)
+            stamp_segment(
+                bron, f, (0.7 * mx + self.trachea_shift * 0.2, carina - 0.02), lung.hilum(), 0.02, 1.0
+            )
         self.dark += 0.3 * trachea + 0.2 * bron * (1 - self.masks[-1.0][0] - self.masks[1.0][0]).clip(0, 1)
         if a.gastric_bubble > 0:
             gx, gy = 0.35, self.lungs[1.0].base + 0.03 + a.gastric_bubble
-            bub = expit((1 - np.sqrt(((X - gx) / (1.4 * a.gastric_bubble)) ** 2 + ((Y - gy) / a.gastric_bubble) ** 2))
-                        / 0.08) * expit((Y - gy + 0.2 * a.gastric_bubble) / e)
+            bub = expit(
+                (1 - np.sqrt(((X - gx) / (1.4 * a.gastric_bubble)) ** 2 + ((Y - gy) / a.gastric_bubble) ** 2))
+                / 0.08
+            ) * expit((Y - gy + 0.2 * a.gastric_bubble) / e)
             self.dark += 0.45 * bub
 
     # --- findings ---------------------------------------------------------------------------------------------
@@ -343,7 +396,9 @@ class Painter:
                     if len(cand):
                         r0, c0 = cand[rng.integers(len(cand))]
                         rr, cc = np.mgrid[: self.size, : self.size].astype(np.float32)
-                        region = region * np.exp(-(((rr - r0) ** 2 + (cc - c0) ** 2) / (0.22 * self.f.unit) ** 2))
+                        region = region * np.exp(
+                            -(((rr - r0) ** 2 + (cc - c0) ** 2) / (0.22 * self.f.unit) ** 2)
+                        )
                         region = np.clip(region * 1.6, 0, 1)
                 fill = region * np.clip(0.88 + 0.12 * tex, 0, 1)
                 if x.flag:  # air bronchograms: dark branching tubes inside the consolidated lobe
@@ -355,7 +410,9 @@ class Painter:
                 fill = expit((tex - thr) / 0.5) * _zone_mask(v, x.zones) * expit((0.97 - q) / 0.05)
             else:  # faint: one small ill-defined patch
                 lo, hi = ZONE_RANGES[x.zones[0]]
-                X0, Y0 = self.lungs[s].point(rng.uniform(0.3, 0.7), rng.uniform(lo + 0.05, min(hi, 0.92) - 0.05))
+                X0, Y0 = self.lungs[s].point(
+                    rng.uniform(0.3, 0.7), rng.uniform(lo + 0.05, min(hi, 0.92) - 0.05)
+                )
                 rad = rng.uniform(0.07, 0.11)
                 fill = np.exp(-((self.f.X - X0) ** 2 + (self.f.Y - Y0) ** 2) / rad**2) * (0.8 + 0.2 * tex)
             fill = x.strength * np.clip(fill, 0, 1) * self.hemithorax(s)  # this side only
@@ -394,7 +451,15 @@ class Painter:
         rng = np.random.default_rng(x.seed)
         r_lo, r_hi = (0.018, 0.028) if x.pattern == "small" else (0.03, 0.05)
         for _, X, Y in self._upper_points(rng, x, x.count):
-            stamp_disk(self.F, self.f, X, Y, rng.uniform(r_lo, r_hi), 0.7 * x.strength * rng.uniform(0.8, 1), edge=0.4)
+            stamp_disk(
+                self.F,
+                self.f,
+                X,
+                Y,
+                rng.uniform(r_lo, r_hi),
+                0.7 * x.strength * rng.uniform(0.8, 1),
+                edge=0.4,
+            )
 
     def miliary(self, x: Finding) -> None:
         rng = np.random.default_rng(x.seed)
@@ -436,7 +501,9 @@ class Painter:
             for _ in range(x.count):
                 p0 = lung.point(rng.uniform(0.05, 0.35), rng.uniform(0.3, 0.45))
                 p1 = lung.point(rng.uniform(0.2, 0.9), rng.uniform(0.04, 0.25))
-                stamp_segment(self.F, self.f, p0, p1, rng.uniform(0.007, 0.012), x.strength * rng.uniform(0.7, 1))
+                stamp_segment(
+                    self.F, self.f, p0, p1, rng.uniform(0.007, 0.012), x.strength * rng.uniform(0.7, 1)
+                )
             for _ in range(x.count):  # short reticular strands
                 q, v = rng.uniform(0.15, 0.9), rng.uniform(0.04, 0.32)
                 ang, ln = rng.uniform(0, np.pi), rng.uniform(0.04, 0.09)

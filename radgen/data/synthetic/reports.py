@@ -13,12 +13,18 @@ import numpy as np
 from .cases import Finding, Study
 
 LOBE_TEXT = {
-    "RUL": "right upper lobe", "RML": "right middle lobe", "RLL": "right lower lobe",
-    "LUL": "left upper lobe", "LINGULA": "left lingula", "LLL": "left lower lobe",
+    "RUL": "right upper lobe",
+    "RML": "right middle lobe",
+    "RLL": "right lower lobe",
+    "LUL": "left upper lobe",
+    "LINGULA": "left lingula",
+    "LLL": "left lower lobe",
 }
 SILHOUETTE = {
-    "RML": " obscuring the right heart border", "LINGULA": " obscuring the left heart border",
-    "RLL": " obscuring the right hemidiaphragm", "LLL": " obscuring the left hemidiaphragm",
+    "RML": " obscuring the right heart border",
+    "LINGULA": " obscuring the left heart border",
+    "RLL": " obscuring the right hemidiaphragm",
+    "LLL": " obscuring the left hemidiaphragm",
 }
 
 
@@ -48,36 +54,83 @@ def _consolidation(f: Finding, rng: np.random.Generator) -> tuple[str, str]:
         extra = " with air bronchograms" if f.flag else ""
         sil = SILHOUETTE.get(f.lobe, "") if f.extent == "extensive" or f.lobe in ("RML", "LINGULA") else ""
         if f.extent == "extensive":
-            finding = _pick(rng, [f"Dense consolidation of the {lobe}{extra}{sil}.",
-                                  f"Lobar consolidation in the {lobe}{extra}{sil}.",
-                                  f"Homogeneous airspace opacity filling the {lobe}{extra}{sil}."])
+            finding = _pick(
+                rng,
+                [
+                    f"Dense consolidation of the {lobe}{extra}{sil}.",
+                    f"Lobar consolidation in the {lobe}{extra}{sil}.",
+                    f"Homogeneous airspace opacity filling the {lobe}{extra}{sil}.",
+                ],
+            )
         else:
-            finding = _pick(rng, [f"Focal consolidation in the {lobe}{extra}{sil}.",
-                                  f"Segmental airspace opacity in the {lobe}{extra}{sil}.",
-                                  f"Consolidation in part of the {lobe}{extra}{sil}."])
-        impression = _pick(rng, [f"{_cap(lobe)} pneumonia.", f"Findings consistent with {lobe} pneumonia.",
-                                 f"{_cap(lobe)} consolidation in keeping with pneumonia."])
+            finding = _pick(
+                rng,
+                [
+                    f"Focal consolidation in the {lobe}{extra}{sil}.",
+                    f"Segmental airspace opacity in the {lobe}{extra}{sil}.",
+                    f"Consolidation in part of the {lobe}{extra}{sil}.",
+                ],
+            )
+        impression = _pick(
+            rng,
+            [
+                f"{_cap(lobe)} pneumonia.",
+                f"Findings consistent with {lobe} pneumonia.",
+                f"{_cap(lobe)} consolidation in keeping with pneumonia.",
+            ],
+        )
         return finding, impression
     where = zone_phrase(f.side, f.zones)
     if f.pattern == "faint":
-        finding = _pick(rng, [f"Subtle hazy opacity in {where}.", f"Faint ill-defined opacity in {where}.",
-                              f"Minimal patchy opacity in {where}."])
-        impression = _pick(rng, [f"Subtle {f.side} {f.zones[0]} zone opacity, possibly early pneumonia.",
-                                 f"Faint {f.side} {f.zones[0]} zone opacity, may represent early infection.",
-                                 "Subtle opacity suspicious for early pneumonia."])
+        finding = _pick(
+            rng,
+            [
+                f"Subtle hazy opacity in {where}.",
+                f"Faint ill-defined opacity in {where}.",
+                f"Minimal patchy opacity in {where}.",
+            ],
+        )
+        impression = _pick(
+            rng,
+            [
+                f"Subtle {f.side} {f.zones[0]} zone opacity, possibly early pneumonia.",
+                f"Faint {f.side} {f.zones[0]} zone opacity, may represent early infection.",
+                "Subtle opacity suspicious for early pneumonia.",
+            ],
+        )
         return finding, impression
-    size = {"small": ["scattered", "a few", "small"], "moderate": ["patchy", "multifocal patchy", "several patchy"],
-            "extensive": ["extensive patchy", "widespread patchy", "confluent patchy"]}[f.extent]
+    size = {
+        "small": ["scattered", "a few", "small"],
+        "moderate": ["patchy", "multifocal patchy", "several patchy"],
+        "extensive": ["extensive patchy", "widespread patchy", "confluent patchy"],
+    }[f.extent]
     adj = _pick(rng, size)
-    finding = _pick(rng, [f"{_cap(adj)} airspace opacities in {where}.",
-                          f"There are {adj} consolidations in {where}.",
-                          f"{_cap(adj)} areas of consolidation in {where}."])
+    finding = _pick(
+        rng,
+        [
+            f"{_cap(adj)} airspace opacities in {where}.",
+            f"There are {adj} consolidations in {where}.",
+            f"{_cap(adj)} areas of consolidation in {where}.",
+        ],
+    )
     if f.side == "bilateral":
-        impression = _pick(rng, ["Bilateral patchy opacities compatible with bronchopneumonia.",
-                                 "Multifocal bilateral pneumonia.", f"Bilateral {' and '.join(f.zones)} zone pneumonia."])
+        impression = _pick(
+            rng,
+            [
+                "Bilateral patchy opacities compatible with bronchopneumonia.",
+                "Multifocal bilateral pneumonia.",
+                f"Bilateral {' and '.join(f.zones)} zone pneumonia.",
+            ],
+        )
     else:
-        impression = _pick(rng, [f"{_cap(f.side)} {' and '.join(f.zones)} zone pneumonia.", f"Patchy {f.side} opacities compatible with pneumonia.",
-                                 f"Findings suggest {f.side} {' and '.join(f.zones)} zone bronchopneumonia."])
+        impression = _pick(
+            rng,
+            [
+                f"{_cap(f.side)} {' and '.join(f.zones)} zone pneumonia.",
+                f"Patchy {f.side} opacities compatible with pneumonia.",
+                f"Findings suggest {f.side} {' and '.join(f.zones)} zone bronchopneumonia.",
+            ],
+        )
     return finding, impression
 
 
@@ -85,35 +138,63 @@ def _tb_sentence(f: Finding, rng: np.random.Generator) -> str:
     if f.kind == "nodules":
         where = zone_phrase(f.side, f.zones)
         if f.count <= 4:
-            return _pick(rng, [f"A few faint small nodules in {where}.",
-                               f"A few subtle nodular opacities in {where}."])
+            return _pick(
+                rng, [f"A few faint small nodules in {where}.", f"A few subtle nodular opacities in {where}."]
+            )
         size = "small" if f.pattern == "small" else "large"
-        return _pick(rng, [f"Multiple {size} nodular opacities in {where}.",
-                           f"Clustered {size} nodules in {where}.",
-                           f"Several ill-defined {size} nodules in {where}."])
+        return _pick(
+            rng,
+            [
+                f"Multiple {size} nodular opacities in {where}.",
+                f"Clustered {size} nodules in {where}.",
+                f"Several ill-defined {size} nodules in {where}.",
+            ],
+        )
     if f.kind == "cavity":
         cm = max(1, round(f.size * 2 * 19))
         level = " with an air-fluid level" if f.flag else ""
-        return _pick(rng, [f"A thick-walled cavity of about {cm} cm in the {f.side} upper zone{level}.",
-                           f"Cavitary lesion in the {f.side} upper lobe measuring {cm} cm{level}."])
+        return _pick(
+            rng,
+            [
+                f"A thick-walled cavity of about {cm} cm in the {f.side} upper zone{level}.",
+                f"Cavitary lesion in the {f.side} upper lobe measuring {cm} cm{level}.",
+            ],
+        )
     if f.kind == "fibrosis":
         where = zone_phrase(f.side, f.zones)
         loss = f" with volume loss and elevation of the {f.side} hilum" if f.flag else ""
-        return _pick(rng, [f"Fibrotic streaky opacities in {where}{loss}.",
-                           f"Reticular and linear scarring in {where}{loss}.",
-                           f"Fibronodular changes in {where}{loss}."])
+        return _pick(
+            rng,
+            [
+                f"Fibrotic streaky opacities in {where}{loss}.",
+                f"Reticular and linear scarring in {where}{loss}.",
+                f"Fibronodular changes in {where}{loss}.",
+            ],
+        )
     if f.kind == "miliary":
-        return _pick(rng, ["Innumerable tiny nodules throughout both lungs including the upper zones, a miliary pattern.",
-                           "Diffuse miliary nodules in both lungs from the upper to the lower zones."])
+        return _pick(
+            rng,
+            [
+                "Innumerable tiny nodules throughout both lungs including the upper zones, a miliary pattern.",
+                "Diffuse miliary nodules in both lungs from the upper to the lower zones.",
+            ],
+        )
     if f.kind == "lymphadenopathy":
         if f.side == "bilateral":
             return _pick(rng, ["Bilateral hilar lymphadenopathy.", "Both hila are enlarged and lobulated."])
         return _pick(rng, [f"{_cap(f.side)} hilar lymphadenopathy.", f"Enlarged lobulated {f.side} hilum."])
     if f.kind == "granuloma":
-        return _pick(rng, [f"Calcified granuloma in the {f.side} upper zone.",
-                           f"A small calcified nodule in the {f.side} upper zone."])
+        return _pick(
+            rng,
+            [
+                f"Calcified granuloma in the {f.side} upper zone.",
+                f"A small calcified nodule in the {f.side} upper zone.",
+            ],
+        )
     if f.kind == "apical_cap":
-        return _pick(rng, [f"{_cap(f.side)} apical pleural thickening.", f"Pleural capping at the {f.side} apex."])
+        return _pick(
+            rng, [f"{_cap(f.side)} apical pleural thickening.", f"Pleural capping at the {f.side} apex."]
+        )
     raise ValueError(f"not a tuberculosis finding: {f.kind}")
 
 
@@ -123,26 +204,57 @@ def _tb_impression(findings: list[Finding], subtle: bool, rng: np.random.Generat
     side = "bilateral" if "bilateral" in sides or len(sides) > 1 else next(iter(sides), "")
     where = "bilateral upper zone" if side == "bilateral" else f"{side} upper zone"
     if "miliary" in kinds:
-        return _pick(rng, ["Miliary pattern, consistent with disseminated tuberculosis.", "Miliary tuberculosis."])
+        return _pick(
+            rng, ["Miliary pattern, consistent with disseminated tuberculosis.", "Miliary tuberculosis."]
+        )
     if subtle:
-        return _pick(rng, [f"Subtle {where} nodules, suspicious for tuberculosis.",
-                           f"Faint {where} nodularity; tuberculosis should be considered."])
+        return _pick(
+            rng,
+            [
+                f"Subtle {where} nodules, suspicious for tuberculosis.",
+                f"Faint {where} nodularity; tuberculosis should be considered.",
+            ],
+        )
     if "cavity" in kinds:
-        return _pick(rng, [f"Cavitary {where} disease, consistent with active tuberculosis.",
-                           "Upper lobe cavitation, highly suggestive of pulmonary tuberculosis."])
+        return _pick(
+            rng,
+            [
+                f"Cavitary {where} disease, consistent with active tuberculosis.",
+                "Upper lobe cavitation, highly suggestive of pulmonary tuberculosis.",
+            ],
+        )
     if "fibrosis" in kinds:
-        return _pick(rng, [f"Fibronodular {where} changes consistent with pulmonary tuberculosis.",
-                           "Upper zone fibrosis{} in keeping with post-primary tuberculosis.".format(
-                               " and nodules" if "nodules" in kinds else "")])
-    return _pick(rng, [f"{_cap(where)} nodules, consistent with pulmonary tuberculosis.",
-                       "Findings consistent with pulmonary tuberculosis.", f"{_cap(where)} tuberculosis."])
+        return _pick(
+            rng,
+            [
+                f"Fibronodular {where} changes consistent with pulmonary tuberculosis.",
+                "Upper zone fibrosis{} in keeping with post-primary tuberculosis.".format(
+                    " and nodules" if "nodules" in kinds else ""
+                ),
+            ],
+        )
+    return _pick(
+        rng,
+        [
+            f"{_cap(where)} nodules, consistent with pulmonary tuberculosis.",
+            "Findings consistent with pulmonary tuberculosis.",
+            f"{_cap(where)} tuberculosis.",
+        ],
+    )
 
 
 def _effusion(f: Finding, rng: np.random.Generator) -> str:
     if f.extent == "small":
-        return _pick(rng, [f"Small {f.side} pleural effusion.",
-                           f"Blunting of the {f.side} costophrenic angle, a small pleural effusion."])
-    return _pick(rng, [f"Moderate {f.side} pleural effusion.", f"Moderate {f.side} pleural effusion with a meniscus."])
+        return _pick(
+            rng,
+            [
+                f"Small {f.side} pleural effusion.",
+                f"Blunting of the {f.side} costophrenic angle, a small pleural effusion.",
+            ],
+        )
+    return _pick(
+        rng, [f"Moderate {f.side} pleural effusion.", f"Moderate {f.side} pleural effusion with a meniscus."]
+    )
 
 
 def _incidental(f: Finding, rng: np.random.Generator) -> str:
@@ -151,8 +263,13 @@ def _incidental(f: Finding, rng: np.random.Generator) -> str:
     if f.kind == "nipple_shadows":
         return _pick(rng, ["Bilateral nipple shadows.", "Nipple shadows project over both lower zones."])
     if f.kind == "skin_fold":
-        return _pick(rng, [f"A skin fold projects over the {f.side} hemithorax.",
-                           f"Skin fold over the {f.side} lateral chest wall."])
+        return _pick(
+            rng,
+            [
+                f"A skin fold projects over the {f.side} hemithorax.",
+                f"Skin fold over the {f.side} lateral chest wall.",
+            ],
+        )
     raise ValueError(f"not an incidental finding: {f.kind}")
 
 
@@ -173,8 +290,17 @@ def write_report(study: Study) -> str:
     if abs(t.rotation) > 3.5:
         sentences.append(_pick(rng, ["The patient is slightly rotated.", "Mild patient rotation."]))
     if study.label == "normal":
-        sentences.append(_pick(rng, ["The lungs are clear.", "Both lungs are clear.", "No focal consolidation.",
-                                     "No focal airspace opacity."]))
+        sentences.append(
+            _pick(
+                rng,
+                [
+                    "The lungs are clear.",
+                    "Both lungs are clear.",
+                    "No focal consolidation.",
+                    "No focal airspace opacity.",
+                ],
+            )
+        )
     elif study.label == "pneumonia":
         for f in disease:
             finding, impression = _consolidation(f, rng)
@@ -183,7 +309,9 @@ def write_report(study: Study) -> str:
         sides = {f.side for f in disease}
         if sides in ({"right"}, {"left"}) and rng.random() < 0.5:
             other = "left" if sides == {"right"} else "right"
-            sentences.append(_pick(rng, [f"The {other} lung is clear.", f"No consolidation in the {other} lung."]))
+            sentences.append(
+                _pick(rng, [f"The {other} lung is clear.", f"No consolidation in the {other} lung."])
+            )
     else:
         order = {"miliary": 0, "cavity": 1, "nodules": 2, "fibrosis": 3, "consolidation": 4}
         for f in sorted(disease, key=lambda f: order.get(f.kind, 9)):
@@ -198,20 +326,46 @@ def write_report(study: Study) -> str:
         sentences.append(_effusion(f, rng))
     if not effusions:
         if study.label == "normal":
-            sentences.append(_pick(rng, ["No pleural effusion or pneumothorax.", "No pleural effusion.",
-                                         "The costophrenic angles are clear."]))
+            sentences.append(
+                _pick(
+                    rng,
+                    [
+                        "No pleural effusion or pneumothorax.",
+                        "No pleural effusion.",
+                        "The costophrenic angles are clear.",
+                    ],
+                )
+            )
         else:
             sentences.append(_pick(rng, ["No pleural effusion.", "No pleural effusion or pneumothorax."]))
     hilar = any(f.kind == "lymphadenopathy" for f in findings)
-    sentences.append(_pick(rng, ["Heart size is normal.", "Normal heart size."] if hilar else
-                           ["Heart size is normal.", "The cardiomediastinal silhouette is normal.",
-                            "Normal cardiac silhouette."]))
+    sentences.append(
+        _pick(
+            rng,
+            ["Heart size is normal.", "Normal heart size."]
+            if hilar
+            else [
+                "Heart size is normal.",
+                "The cardiomediastinal silhouette is normal.",
+                "Normal cardiac silhouette.",
+            ],
+        )
+    )
     for f in findings:
         if f.kind in INCIDENTAL:
             sentences.append(_incidental(f, rng))
     if study.label == "normal":
-        impressions.append(_pick(rng, ["No acute cardiopulmonary abnormality.", "Normal chest radiograph.",
-                                       "No active lung disease.", "No evidence of pneumonia or tuberculosis."]))
+        impressions.append(
+            _pick(
+                rng,
+                [
+                    "No acute cardiopulmonary abnormality.",
+                    "Normal chest radiograph.",
+                    "No active lung disease.",
+                    "No evidence of pneumonia or tuberculosis.",
+                ],
+            )
+        )
     elif effusions and study.label == "pneumonia":
         impressions[-1] = impressions[-1][:-1] + " with a parapneumonic effusion."
     return f"FINDINGS: {' '.join(sentences)} IMPRESSION: {' '.join(impressions)}"
