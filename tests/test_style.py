@@ -31,6 +31,10 @@ def test_ruff_clean():
     check([tool("ruff"), "check", "radgen", "scripts", "tests", "bench"])
 
 
+def test_ruff_format_clean():
+    check([tool("ruff"), "format", "--check", "radgen", "scripts", "tests", "bench"])
+
+
 def test_snakefmt_clean():
     check([tool("snakefmt"), "--check", "workflow/"])
 
