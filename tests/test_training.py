@@ -301,6 +301,25 @@ def test_resume_after_interruption_equals_uninterrupted_run(reference, data, tmp
     _resume_and_compare(reference, data, ckpt, out)
 
 
+def test_checkpoint_of_another_config_is_not_resumed(data, tmp_path):
+    """Checkpoints are keyed by config and data: a changed config starts afresh instead of resuming stale state."""
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(SimulatedKill):
+        mf.train(
+            mf.variant("radgen", epochs=2),
+            data,
+            tmp_path / "m",
+            checkpoint_dir=ckpt,
+            epoch_callback=_kill_after(0),
+        )
+    other = mf.variant("radgen", epochs=2, seed=1)
+    epochs_run: list[int] = []
+    summary = mf.train(
+        other, data, tmp_path / "m", checkpoint_dir=ckpt, epoch_callback=lambda e, *_: epochs_run.append(e)
+    )
+    assert summary["resumed_from_epoch"] is None and epochs_run == [0, 1]
+
+
 KILL_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
