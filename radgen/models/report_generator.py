@@ -38,7 +38,7 @@ def grid_positions(n_tokens: int, dim: int, device: torch.device | None = None) 
         angles = coord.float().unsqueeze(1) * freqs.unsqueeze(0)
         parts += [angles.sin(), angles.cos()]
     codes = torch.cat(parts, dim=1)
-    codes = torch.nn.functional.pad(codes, (0, dim - codes.shape[1]))  # dim not a multiple of 4
+    codes = F.pad(codes, (0, dim - codes.shape[1]))  # dim not a multiple of 4
     return codes.to(device)
 
 
