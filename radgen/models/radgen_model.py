@@ -142,9 +142,9 @@ class RadGenModel(nn.Module):
             if report_generator is not None and report_generator.tag_token_ids is not None
             else None
         )
-        # logit adjustment (Menon et al., 2021): log(natural prior / training-batch prior), set by the trainer,
-        # so that the tag is the most likely class under the real class frequencies although the tagger learns
-        # from class-balanced batches
+        # offsets added to the tagger's logits before the tag is chosen, set by the trainer from
+        # training.tag_prior (radgen.train.engine.tag_logit_adjustment): zero for a balanced decision after
+        # class-balanced batches; log(natural prior / batch prior) for a decision under the real frequencies
         if self.tagger is not None:
             self.register_buffer("tag_logit_adjust", torch.zeros(len(CLASSES)))
 
