@@ -11,22 +11,19 @@ from typing import Any
 import jsonschema
 import yaml
 
+from radgen.variants import (  # deep_merge: re-exported for callers of radgen.config
+    GROUND_TRUTH,
+    deep_merge,  # noqa: F401
+    resolve_blocks,
+    resolve_variant,
+    undeclared_differences,
+)
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
     """A config that cannot run; the message names the offending key."""
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
-    """Return base updated recursively by override; a None/non-dict override value replaces the whole key."""
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -62,76 +59,134 @@ def _key(path: Any) -> str:
 def validate_config(config: dict[str, Any], base_dir: str | Path = ".") -> dict[str, Any]:
     """Fill defaults in place and raise ConfigError naming every bad key; returns the same dict.
 
-    Variants are validated after merging onto the shared model/training blocks, so a typo inside a
-    variant's override is reported under `variants.<name>.model...`.
+    Variants are validated after merging onto the shared model/training blocks (against the same strict schema),
+    so a typo inside a variant's override is reported under `variants.<name>.model...`. Cross-field rules
+    (one main variant, reports_from, attention heads, ablations that change only what they declare) run here,
+    before any job.
     """
     schema = _load_schema()
     validator = _validator_with_defaults()(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.path))
     messages = [f"{_key(e.path)}: {e.message}" for e in errors]
     if not messages:
-        model_validator = _validator_with_defaults()(
-            {**schema["definitions"]["model"], "definitions": schema["definitions"]}
-        )
-        train_validator = _validator_with_defaults()(
-            {**schema["definitions"]["training"], "definitions": schema["definitions"]}
-        )
-        for name in config["variants"]:
-            resolved = variant_config(config, name)
-            for section, val in (("model", model_validator), ("training", train_validator)):
-                for err in val.iter_errors(resolved[section]):
-                    messages.append(f"variants.{name}.{section}.{_key(err.path)}: {err.message}")
-            source = resolved["reports_from"]
-            if source is not None:
-                if source not in config["variants"]:
-                    messages.append(f"variants.{name}.reports_from: unknown variant {source!r}")
-                elif not variant_config(config, source)["model"]["report_generator"].get("enabled", True):
-                    messages.append(f"variants.{name}.reports_from: variant {source!r} generates no reports")
-            model = resolved["model"]
-            if model.get("image_encoder") is None and not model["text_encoder"].get("enabled", True):
-                messages.append(
-                    f"variants.{name}.model: neither an image encoder nor a text encoder is enabled"
-                )
-        data = config["data"]
-        if data["source"] != "synthetic":
-            if not data.get("path"):
-                messages.append(f"data.path: required when data.source is {data['source']!r}")
-            elif not (Path(base_dir) / data["path"]).exists():
-                messages.append(
-                    f"data.path: {data['path']!r} does not exist (relative to {Path(base_dir).resolve()})"
-                )
-        ref = config["evaluation"]["reference_variant"]
-        if ref not in config["variants"]:
-            messages.append(f"evaluation.reference_variant: {ref!r} is not a variant of this config")
+        messages += _variant_errors(config, schema)
+        messages += _data_errors(config["data"], base_dir)
     if messages:
         raise ConfigError("invalid config:\n  " + "\n  ".join(messages))
     return config
 
 
-def variant_config(config: dict[str, Any], variant: str) -> dict[str, Any]:
-    """Resolve one variant block against the shared model/training defaults."""
-    variants = config.get("variants") or {}
-    if variant not in variants:
-        raise KeyError(f"unknown variant {variant!r}; config defines: {', '.join(variants) or 'none'}")
-    block = variants[variant] or {}
-    model = deep_merge(config["model"], block.get("model"))
-    for part, override in (block.get("model") or {}).items():
-        # A different backbone brings its own settings: the default's kwargs (e.g. Swin depths) must not leak in.
-        base = config["model"].get(part)
-        if (
-            isinstance(override, dict)
-            and isinstance(base, dict)
-            and override.get("name", base.get("name")) != base.get("name")
-        ):
-            model[part] = copy.deepcopy(override)
-    return {
-        "name": variant,
-        "label": block.get("label", variant),
-        "group": block.get("group", "baseline"),
-        "reports_from": block.get("reports_from"),
-        "model": model,
-        "training": deep_merge(config["training"], block.get("training")),
+def _variant_errors(config: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    section_validators = {
+        section: _validator_with_defaults()(
+            {**schema["definitions"][section], "definitions": schema["definitions"]}
+        )
+        for section in ("model", "training")
     }
+    messages: list[str] = []
+    specs = {}
+    for name in config["variants"]:
+        block = config["variants"][name] or {}
+        model, training = resolve_blocks(config, block)
+        bad = False
+        for section, resolved in (("model", model), ("training", training)):
+            for err in section_validators[section].iter_errors(resolved):
+                messages.append(f"variants.{name}.{section}.{_key(err.path)}: {err.message}")
+                bad = True
+        if not bad:
+            specs[name] = resolve_variant(config, name)
+    mains = [n for n, b in config["variants"].items() if (b or {}).get("group") == "main"]
+    if len(mains) != 1:
+        messages.append(
+            f"variants: exactly one variant needs `group: main` (the reference of every comparison); found "
+            f"{len(mains)}{': ' + ', '.join(mains) if mains else ''}"
+        )
+    for name, spec in specs.items():
+        where = f"variants.{name}"
+        source = spec.reports_from
+        if source is not None and source != GROUND_TRUTH:
+            if source not in config["variants"]:
+                messages.append(f"{where}.reports_from: unknown variant {source!r} (or {GROUND_TRUTH!r})")
+            elif source in specs and not specs[source].generates_reports:
+                messages.append(f"{where}.reports_from: variant {source!r} generates no reports")
+        if source is not None and not spec.reads_text:
+            messages.append(f"{where}.reports_from: the variant has no text branch to read reports with")
+        if spec.reads_text and not spec.generates_reports and source is None:
+            messages.append(
+                f"{where}.reports_from: a text branch without its own generator must name the variant whose "
+                f"generated reports it reads (or {GROUND_TRUTH!r} for an oracle)"
+            )
+        if spec.is_oracle and spec.group != "oracle":
+            messages.append(
+                f"{where}.group: a variant reading ground-truth reports at test must be group: oracle"
+            )
+        if not spec.has_image and not spec.reads_text:
+            messages.append(f"{where}.model: neither an image encoder nor a text encoder is enabled")
+        messages += [f"{where}.model.{m}" for m in _width_errors(spec.model)]
+        if spec.changes or spec.forced or spec.group == "ablation":
+            messages += _ablation_errors(spec, specs.get(mains[0]) if len(mains) == 1 else None)
+    return messages
+
+
+def _ablation_errors(spec: Any, reference: Any) -> list[str]:
+    where = f"variants.{spec.name}"
+    if spec.group != "ablation":
+        return [f"{where}.changes: only ablations declare changes (group is {spec.group!r})"]
+    if not spec.changes:
+        return [f"{where}.changes: an ablation must list the keys of the component it removes"]
+    if reference is None:
+        return []
+    undeclared, unchanged = undeclared_differences(spec, reference)
+    out = []
+    if undeclared:
+        out.append(
+            f"{where}: differs from the main variant {reference.name!r} outside its declared changes/forced keys: "
+            + ", ".join(undeclared)
+        )
+    if unchanged:
+        out.append(
+            f"{where}.changes: declared but identical to the main variant {reference.name!r}: "
+            + ", ".join(unchanged)
+        )
+    return out
+
+
+def _width_errors(model: dict[str, Any]) -> list[str]:
+    """Attention heads must divide the widths they split (else the job would fail mid-way)."""
+    out = []
+    fusion = model.get("fusion") or {}
+    heads, dim = int(fusion.get("num_heads", 4)), int(model["embed_dim"])
+    if fusion.get("type") == "cross_attention" and dim % heads:
+        out.append(f"fusion.num_heads: {heads} does not divide embed_dim {dim}")
+    pairs = (
+        ("report_generator", "d_model", ("decoder_attention_heads", "encoder_attention_heads")),
+        ("text_encoder", "hidden_size", ("num_attention_heads",)),
+    )
+    for part, width_key, head_keys in pairs:
+        overrides = (model.get(part) or {}).get("config_overrides") or {}
+        width = overrides.get(width_key)
+        for head_key in head_keys:
+            if width is not None and overrides.get(head_key) and int(width) % int(overrides[head_key]):
+                out.append(
+                    f"{part}.config_overrides.{head_key}: {overrides[head_key]} does not divide "
+                    f"{width_key} {width}"
+                )
+    return out
+
+
+def _data_errors(data: dict[str, Any], base_dir: str | Path) -> list[str]:
+    if data["source"] == "synthetic":
+        return []
+    if not data.get("path"):
+        return [f"data.path: required when data.source is {data['source']!r}"]
+    if not (Path(base_dir) / data["path"]).exists():
+        return [f"data.path: {data['path']!r} does not exist (relative to {Path(base_dir).resolve()})"]
+    return []
+
+
+def variant_config(config: dict[str, Any], variant: str) -> dict[str, Any]:
+    """What a training job of `variant` depends on: name, reports_from, resolved model and training."""
+    return resolve_variant(config, variant).train_params()
 
 
 def config_hash(obj: Any, length: int = 12) -> str:

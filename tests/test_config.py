@@ -51,7 +51,38 @@ def test_defaults_are_filled_in():
             lambda c: c["variants"]["report_only"].update(reports_from="densenet121"),
             "variants.report_only.reports_from",
         ),
-        (lambda c: c["evaluation"].update(reference_variant="nope"), "evaluation.reference_variant"),
+        (lambda c: c["training"].update(epoch=3), "training: Additional properties"),
+        (lambda c: c["model"]["fusion"].update(gatee=False), "model.fusion: Additional properties"),
+        (lambda c: c["training"]["lr"].update(imgae_encoder=1e-3), "training.lr: Additional properties"),
+        (lambda c: c["evaluation"].update(reference_variant="radgen"), "evaluation: Additional properties"),
+        (lambda c: c["resources"].update(trian={"gpu": 1}), "resources: Additional properties"),
+        (
+            lambda c: c["variants"]["no_gating"].update(model={"fusion": {"gatee": False}}),
+            "variants.no_gating.model.fusion: Additional properties",
+        ),
+        (
+            lambda c: c["variants"]["radgen"].update(training={"lr": {"fusion_heads": 1e-3}}),
+            "variants.radgen.training.lr: Additional properties",
+        ),
+        (lambda c: c["variants"]["swin_b"].update(group="main"), "exactly one variant needs `group: main`"),
+        (
+            lambda c: c["variants"]["radgen"].update(group="baseline"),
+            "exactly one variant needs `group: main`",
+        ),
+        (lambda c: c["model"]["fusion"].update(num_heads=3), "variants.radgen.model.fusion.num_heads"),
+        (
+            lambda c: c["model"]["text_encoder"]["config_overrides"].update(num_attention_heads=5),
+            "variants.radgen.model.text_encoder.config_overrides.num_attention_heads",
+        ),
+        (lambda c: c["variants"]["report_only"].pop("reports_from"), "variants.report_only.reports_from"),
+        (
+            lambda c: c["variants"]["swin_b"].update(reports_from="radgen"),
+            "variants.swin_b.reports_from: the variant has no text branch",
+        ),
+        (
+            lambda c: c["variants"]["report_only"].update(reports_from="ground_truth"),
+            "variants.report_only.group: a variant reading ground-truth reports at test must be group: oracle",
+        ),
     ],
 )
 def test_invalid_config_names_the_key(default_config, mutate, key):
@@ -60,6 +91,74 @@ def test_invalid_config_names_the_key(default_config, mutate, key):
     with pytest.raises(ConfigError) as info:
         validate_config(config)
     assert key in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        # the ablation also changes something it does not declare
+        (
+            lambda c: c["variants"]["no_gating"].update(training={"epochs": 3}),
+            "variants.no_gating: differs from the main variant 'radgen' outside its declared changes/forced "
+            "keys: training.epochs",
+        ),
+        # no_class_weighting that also switched the tag prior (the old default) is no longer one component
+        (
+            lambda c: c["variants"]["no_class_weighting"]["training"].update(tag_prior="natural"),
+            "outside its declared changes/forced keys: training.tag_prior",
+        ),
+        # a typo-free override that changes nothing: the ablation would train RadGen again under its name
+        (
+            lambda c: c["variants"]["no_gating"].update(model={"fusion": {"gate": True}}),
+            "variants.no_gating.changes: declared but identical to the main variant 'radgen': model.fusion.gate",
+        ),
+        (
+            lambda c: c["variants"]["no_gating"].pop("changes"),
+            "variants.no_gating.changes: an ablation must list",
+        ),
+        (
+            lambda c: c["variants"]["swin_b"].update(changes=["model.head"]),
+            "variants.swin_b.changes: only ablations declare changes",
+        ),
+    ],
+)
+def test_an_ablation_changes_only_what_it_declares(default_config, mutate, message):
+    config = copy.deepcopy(default_config)
+    mutate(config)
+    with pytest.raises(ConfigError) as info:
+        validate_config(config)
+    assert message in str(info.value)
+
+
+def test_shipped_ablations_remove_exactly_their_component(default_config):
+    """Independent check of the shipped configs: flatten both resolved variants and compare key by key."""
+    from radgen.variants import flatten, variant_set
+
+    for path in ("config.yaml", "paper.yaml"):
+        config = validate_config(load_config(ROOT / "config" / path))
+        specs = variant_set(config)
+        ref = flatten({"model": specs.reference.model, "training": specs.reference.training})
+        for spec in specs.in_group("ablation"):
+            mine = flatten({"model": spec.model, "training": spec.training})
+            differing = {k for k in set(mine) | set(ref) if mine.get(k, "<absent>") != ref.get(k, "<absent>")}
+            assert differing, f"{path}: {spec.name} trains the main variant again"
+            allowed = set(spec.changes) | set(spec.forced)
+            assert differing <= allowed, f"{path}: {spec.name} also changes {sorted(differing - allowed)}"
+            assert set(spec.changes) <= differing
+
+
+def test_variant_spec_answers_every_role_question(default_config):
+    from radgen.variants import variant_set
+
+    specs = variant_set(validate_config(default_config))
+    assert specs.reference.name == "radgen"
+    assert specs["radgen"].generates_reports and specs["radgen"].text_at_test == "own generated"
+    assert not specs["radgen"].model["report_generator"]["tag_token"], "the main RadGen has no class token"
+    assert specs["report_only"].reports_variant == "radgen" and not specs["report_only"].generates_reports
+    assert specs["oracle_report_only"].is_oracle and specs["oracle_report_only"].reports_variant is None
+    assert specs["oracle_report_only"].text_at_test == "ground truth"
+    assert specs["swin_b"].text_at_test == "none" and not specs["swin_b"].needs_reports
+    assert "label" not in specs["radgen"].train_params() and "group" not in specs["radgen"].train_params()
 
 
 def test_variant_overrides_merge_deeply(default_config):

@@ -161,14 +161,12 @@ def test_no_class_weighting_uses_plain_ce_and_no_weighted_sampler(data, tmp_path
 def test_saved_tag_offsets_follow_tag_prior_and_training_labels(data, tmp_path):
     """The trainer stores the offsets of `tag_prior` for the fold's training part in the saved model."""
     v = mf.variant("radgen", epochs=1, tag_prior="natural")
+    v["model"]["report_generator"]["tag_token"] = True  # the class-token extension (off in RadGen itself)
     mf.train(v, data, tmp_path / "m")
     saved = load_file(str(tmp_path / "m" / "model.safetensors"))["tag_logit_adjust"].numpy()
     labels = data.part(mf.FOLD, "train")["label"].map(CLASSES.index).to_numpy()
     counts = np.bincount(labels, minlength=len(CLASSES))
     assert np.allclose(saved, np.log(counts / counts.sum()) - np.log(1 / 3), atol=1e-6)  # sampled balanced
-    assert (
-        mf.variant("no_class_weighting")["training"]["tag_prior"] == "natural"
-    )  # the ablation corrects nothing
 
 
 # --------------------------------------------------------------------------- progressive unfreezing
@@ -415,3 +413,54 @@ def test_training_reports_do_reach_the_model(reference, data, tmp_path):
 
 
 # --------------------------------------------------------------------------- the paper setting
+
+
+# --------------------------------------------------------------------------- the text readers' protocol
+def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) -> tuple[list[str], list[int]]:
+    """Every text the text branch tokenised during training, and which splits were asked of reports_from."""
+    from radgen.models import RadGenModel
+
+    seen: list[str] = []
+    asked: list[int] = []
+    real_tokenize = RadGenModel.tokenize_text
+
+    def tokenize(self, reports, device=None):
+        seen.extend(reports)
+        return real_tokenize(self, reports, device)
+
+    def fake_reports(model_dir, fold_data, split, device):  # the source generator, replaced by a marker
+        asked.append(len(split))
+        return [f"GENERATED {i}" for i in split.image_ids]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RadGenModel, "tokenize_text", tokenize)
+        mp.setattr(engine, "reports_from_model", fake_reports)
+        mf.train(v, data, out, **kwargs)
+    return seen, asked
+
+
+def test_text_baselines_train_on_the_same_text_mix_as_radgen(data, tmp_path):
+    """report_only reads the source generator's reports for the generated share of its training texts."""
+    v = mf.variant("report_only", epochs=2, augment=False)
+    fraction = v["training"]["generated_report_fraction"]
+    assert 0 < fraction < 1
+    seen, asked = _texts_read_in_training(v, data, tmp_path / "m", reports_model_dir=tmp_path / "source")
+    train_ids = list(data.part(mf.FOLD, "train")["image_id"])
+    assert sorted(asked) == sorted([len(train_ids), len(data.part(mf.FOLD, "val"))])
+    gt = set(data.part(mf.FOLD, "train")["report"])
+    generated = [t for t in seen if t.startswith("GENERATED ")]
+    assert {t.split(" ", 1)[1] for t in generated} <= set(data.manifest["image_id"])
+    share = len([t for t in generated if t.split(" ", 1)[1] in set(train_ids)]) / max(
+        1, len([t for t in seen if t in gt or t.startswith("GENERATED ")])
+    )
+    assert abs(share - fraction) < 0.2, f"generated share {share:.2f}, configured {fraction}"
+    assert any(t in gt for t in seen), "the ground-truth share is missing"
+
+
+def test_oracle_reads_ground_truth_only(data, tmp_path):
+    cfg = mf.tiny_config()
+    v = mf.variant("oracle_report_only", cfg, epochs=1)
+    assert v["reports_from"] == "ground_truth"
+    seen, asked = _texts_read_in_training(v, data, tmp_path / "m")
+    assert asked == [] and not any(t.startswith("GENERATED ") for t in seen)
+    assert set(seen) <= set(data.manifest["report"])

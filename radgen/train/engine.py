@@ -36,6 +36,7 @@ from radgen.models import RadGenModel, build_model
 from radgen.train.checkpoint import find_state, load_model_tensors, load_state, save_model_tensors, save_state
 from radgen.train.data import FoldData, Split, augment, class_weights, to_float
 from radgen.train.metrics import macro_auc
+from radgen.variants import GROUND_TRUTH
 
 log = logging.getLogger("radgen.train")
 
@@ -267,15 +268,20 @@ def train_fold(
     }
     model = build_model(model_cfg, image_size=size, train_reports=train.reports, metadata=metadata).to(device)
 
-    # text the text branch reads on inner-val (early stopping): generated, never ground truth when avoidable
+    # Text a text branch without a generator of its own reads: the reports_from variant's generated reports for
+    # inner-val (early stopping) and, for the generated share of the text mix, for the training images — the same
+    # rule as RadGen's own text branch. An oracle (reports_from: ground_truth) reads ground truth everywhere.
     val_reports: list[str] | None = None
+    source_train_texts: list[str] | None = None
     if model.has_text and not model.has_generator:
         if reports_model_dir is not None:
             val_reports = reports_from_model(reports_model_dir, data, val, device)
+            source_train_texts = reports_from_model(reports_model_dir, data, train, device)
         else:
-            log.warning(
-                "%s: no reports_from model given; inner-val uses ground-truth reports (optimistic)", name
-            )
+            if variant.get("reports_from") != GROUND_TRUTH:
+                log.warning(
+                    "%s: no reports_from model given; inner-val uses ground-truth reports (optimistic)", name
+                )
             val_reports = list(val.reports)
 
     # optimisation
@@ -383,17 +389,21 @@ def train_fold(
 
         # which text each training sample's text branch reads this epoch
         train_texts = list(train.reports)
-        p_gen = generated_fraction(training, epoch) if (model.has_generator and model.has_text) else 0.0
+        mixes = model.has_text and (model.has_generator or source_train_texts is not None)
+        p_gen = generated_fraction(training, epoch) if mixes else 0.0
         if p_gen > 0:
             use_gen = np.flatnonzero((torch.rand(len(train), generator=mix_gen) < p_gen).numpy())
-            subset = Split(
-                [train.image_ids[i] for i in use_gen],
-                train.labels[use_gen],
-                [train.reports[i] for i in use_gen],
-                train.rows[use_gen],
-            )
-            with ema.applied(model):
-                generated = generate_for(model, data, subset, device)
+            if source_train_texts is not None:
+                generated = [source_train_texts[i] for i in use_gen]
+            else:
+                subset = Split(
+                    [train.image_ids[i] for i in use_gen],
+                    train.labels[use_gen],
+                    [train.reports[i] for i in use_gen],
+                    train.rows[use_gen],
+                )
+                with ema.applied(model):
+                    generated = generate_for(model, data, subset, device)
             for i, text in zip(use_gen, generated, strict=True):
                 train_texts[i] = text
 

@@ -1,7 +1,8 @@
 # Helpers shared by the workflow files: validated config, variant/fold lists, per-stage code inputs.
 from pathlib import Path
 
-from radgen.config import ConfigError, validate_config, variant_config
+from radgen.config import ConfigError, validate_config
+from radgen.variants import variant_set
 
 try:
     validate_config(config)
@@ -9,9 +10,12 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 
-VARIANTS = list(config["variants"])
+SPECS = variant_set(
+    config
+)  # the one definition of every variant (radgen.variants.VariantSpec)
+VARIANTS = list(SPECS)
 FOLDS = list(range(config["folds"]["k"]))
-REFERENCE = config["evaluation"]["reference_variant"]
+REFERENCE = SPECS.reference.name
 ENV = "../envs/radgen.yaml"
 LOGS = "results/logs"
 PAPER_DIR = Path(workflow.basedir).parent / "paper"
@@ -29,16 +33,8 @@ def code(*packages):
     return files
 
 
-def variant(name):
-    return variant_config(config, name)
-
-
-def generates_reports(name):
-    return bool(variant(name)["model"]["report_generator"].get("enabled", True))
-
-
 def reports_from_model(wildcards):
-    source = variant(wildcards.variant)["reports_from"]
+    source = SPECS[wildcards.variant].reports_variant
     return (
         {"reports_model": f"results/models/{source}/fold{wildcards.fold}"}
         if source
@@ -47,7 +43,7 @@ def reports_from_model(wildcards):
 
 
 def reports_from_predictions(wildcards):
-    source = variant(wildcards.variant)["reports_from"]
+    source = SPECS[wildcards.variant].reports_variant
     return (
         {
             "reports_predictions": f"results/predictions/{source}/fold{wildcards.fold}.csv"

@@ -17,11 +17,7 @@ rule manifest:
     threads: 2
     params:
         data=config["data"],
-        require_reports=any(
-            variant(v)["model"]["report_generator"].get("enabled", True)
-            or variant(v)["model"]["text_encoder"].get("enabled", True)
-            for v in VARIANTS
-        ),
+        require_reports=any(spec.needs_reports for spec in SPECS.values()),
     script:
         "../../scripts/data_manifest.py"
 

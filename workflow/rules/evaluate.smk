@@ -21,7 +21,7 @@ rule evaluate_fold:
     conda:
         ENV
     params:
-        report_metrics=lambda wc: generates_reports(wc.variant),
+        report_metrics=lambda wc: SPECS[wc.variant].generates_reports,
         evaluation=config["evaluation"],
     script:
         "../../scripts/evaluate_fold.py"
@@ -74,8 +74,8 @@ rule figures:
     conda:
         ENV
     params:
-        labels={v: variant(v)["label"] for v in VARIANTS},
-        drawn=[v for v in VARIANTS if variant(v)["group"] in ("main", "baseline")],
+        labels={name: spec.label for name, spec in SPECS.items()},
+        drawn=[spec.name for spec in SPECS.in_group("main", "baseline")],
         reference=REFERENCE,
     script:
         "../../scripts/evaluate_figures.py"

@@ -23,7 +23,7 @@ rule train:
         mem_mb=resource("train", "mem_mb", 8000),
         runtime=resource("train", "runtime", 240),
     params:
-        variant=lambda wc: variant(wc.variant),
+        variant=lambda wc: SPECS[wc.variant].train_params(),
         checkpoint_dir="results/checkpoints/{variant}/fold{fold}",
     script:
         "../../scripts/train_model.py"
