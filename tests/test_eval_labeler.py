@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_fscore_support
 
-from radgen.evaluate.labeler import CE_METRICS, FINDINGS, ce_metrics, label_matrix, label_report
+from radgen.evaluate.labeler import (
+    CE_FINDINGS_METRICS,
+    CE_METRICS,
+    DIAGNOSIS_LABELS,
+    FINDINGS,
+    OBSERVATION_FINDINGS,
+    ce_findings_metrics,
+    ce_metrics,
+    label_matrix,
+    label_report,
+)
 
 POS, NEG, UNC = 1, 0, -1
 
@@ -231,6 +241,36 @@ def test_ce_identical_reports_are_perfect_and_edge_cases() -> None:
     assert all(math.isnan(v) for v in ce_metrics(["Possible TB."], ["Possible TB."]).values())
     with pytest.raises(ValueError):
         ce_metrics(["", None], ["a", "b"])
+
+
+def test_findings_only_ce_leaves_out_the_diagnoses() -> None:
+    assert DIAGNOSIS_LABELS == {"no_finding", "pneumonia", "tuberculosis"}
+    assert set(OBSERVATION_FINDINGS) == set(FINDINGS) - DIAGNOSIS_LABELS
+    assert {"consolidation", "nodule", "cavity", "fibrosis", "effusion"} <= set(OBSERVATION_FINDINGS)
+    # the pair differs only in the diagnosis of the impression
+    refs = ["Right upper lobe consolidation. IMPRESSION: pneumonia."]
+    hyps = ["Right upper lobe consolidation. IMPRESSION: tuberculosis."]
+    full, findings = ce_metrics(refs, hyps), ce_findings_metrics(refs, hyps)
+    assert set(findings) == set(CE_FINDINGS_METRICS)
+    # full: TP consolidation, FP tuberculosis, FN pneumonia
+    assert full["ce_f1_micro"] == pytest.approx(0.5)
+    assert full["ce_precision_macro"] == pytest.approx(1 / 3)
+    assert all(v == pytest.approx(1.0) for v in findings.values())
+
+
+def test_findings_only_ce_by_hand() -> None:
+    refs = ["Right lower lobe pneumonia. Small effusion.", "Left apical cavity.", "Lungs are clear.", ""]
+    hyps = ["Right lower lobe pneumonia.", "Left apical cavity with effusion.", "Possible effusion.", "TB."]
+    # observations only: reference {effusion}, {cavity}, {}; generated {}, {cavity, effusion}, {}
+    # TP cavity = 1; FP effusion (2nd) = 1; FN effusion (1st) = 1; pneumonia and no_finding do not count
+    ce = ce_findings_metrics(refs, hyps)
+    assert ce["ce_findings_precision_micro"] == pytest.approx(1 / 2)
+    assert ce["ce_findings_recall_micro"] == pytest.approx(1 / 2)
+    assert ce["ce_findings_f1_micro"] == pytest.approx(1 / 2)
+    # macro over effusion (0, 0, 0) and cavity (1, 1, 1)
+    assert ce["ce_findings_f1_macro"] == pytest.approx(1 / 2)
+    # reports that state only a diagnosis leave the findings-only CE undefined
+    assert all(math.isnan(v) for v in ce_findings_metrics(["Pneumonia."], ["Pneumonia."]).values())
 
 
 # --------------------------------------------------------------------------- main finding named

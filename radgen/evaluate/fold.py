@@ -12,10 +12,23 @@ import pandas as pd
 from radgen.constants import CLASSES, PROB_COLUMNS
 from radgen.evaluate.classification import classification_metrics, confusion
 from radgen.evaluate.io import labels_to_index, read_manifest, read_predictions, write_json
-from radgen.evaluate.labeler import CE_METRICS, MAIN_FINDING_METRIC, ce_metrics, main_finding_rate
+from radgen.evaluate.labeler import (
+    CE_FINDINGS_METRICS,
+    CE_METRICS,
+    MAIN_FINDING_METRIC,
+    ce_findings_metrics,
+    ce_metrics,
+    main_finding_rate,
+)
 from radgen.evaluate.reports import REPORT_METRICS, radcliq_score, report_metrics
 
-__all__ = ["CLASSIFICATION_METRICS", "METRIC_NAMES", "evaluate_fold", "evaluate_fold_files"]
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "METRIC_NAMES",
+    "evaluate_fold",
+    "evaluate_fold_files",
+    "score_reports",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +48,7 @@ METRIC_NAMES: tuple[str, ...] = (
     *REPORT_METRICS,
     "METEOR",
     *CE_METRICS,
+    *CE_FINDINGS_METRICS,
     MAIN_FINDING_METRIC,
     "RadCliQ",
 )
@@ -101,9 +115,26 @@ def _report_block(
     n_empty = sum(1 for h in hypotheses if not h.strip())
     if n_empty == len(hypotheses):
         log.warning("%s fold %d: every generated report is empty (scored as such)", variant, fold)
+    labels = predictions["label"].astype(str).tolist()
+    return score_reports(references, hypotheses, labels, meteor, radcliq, uncertain_as_positive)
+
+
+def score_reports(
+    references: list[str],
+    hypotheses: list[str],
+    labels: list[str],
+    meteor: bool | None = None,
+    radcliq: bool = False,
+    uncertain_as_positive: bool = False,
+) -> dict[str, float]:
+    """Every report metric of hypotheses against references, scored together (CIDEr's document frequencies
+    come from this set): BLEU/ROUGE-L/CIDEr (METEOR), full and findings-only clinical efficacy, the main
+    finding rate against the true class ``labels``, and RadCliQ when asked. The one scoring path shared by
+    generated reports and the floors (:mod:`radgen.evaluate.floors`), so the two are comparable."""
     out = report_metrics(references, hypotheses, meteor=meteor)
     out.update(ce_metrics(references, hypotheses, uncertain_as_positive=uncertain_as_positive))
-    out[MAIN_FINDING_METRIC] = main_finding_rate(hypotheses, predictions["label"].astype(str).tolist())
+    out.update(ce_findings_metrics(references, hypotheses, uncertain_as_positive=uncertain_as_positive))
+    out[MAIN_FINDING_METRIC] = main_finding_rate(hypotheses, labels)
     if radcliq:
         out["RadCliQ"] = radcliq_score(references, hypotheses)
     return out

@@ -39,6 +39,10 @@ Clinical efficacy (:func:`ce_metrics`): each report becomes a binary vector over
 over all findings and reports; macro P/R/F1 average the per-finding values over the findings that are
 positive in at least one reference or generated report (a finding never positive anywhere has undefined
 precision and recall and is left out rather than counted as 0).
+
+Findings-only clinical efficacy (:func:`ce_findings_metrics`, keys :data:`CE_FINDINGS_METRICS`): the same
+P/R/F1 over :data:`FINDINGS` minus :data:`DIAGNOSIS_LABELS` (pneumonia, tuberculosis, no_finding). The full
+CE rewards a report for naming the class; the findings-only CE asks whether it describes what the image shows.
 """
 
 from __future__ import annotations
@@ -53,11 +57,15 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "CE_FINDINGS_METRICS",
     "CE_METRICS",
+    "DIAGNOSIS_LABELS",
     "FINDINGS",
+    "OBSERVATION_FINDINGS",
     "MAIN_FINDINGS",
     "MAIN_FINDING_METRIC",
     "MENTIONS",
+    "ce_findings_metrics",
     "ce_metrics",
     "label_matrix",
     "label_report",
@@ -91,6 +99,24 @@ CE_METRICS: tuple[str, ...] = (
     "ce_precision_macro",
     "ce_recall_macro",
     "ce_f1_macro",
+)
+
+#: Labels of FINDINGS that name a diagnosis (a class of the task) rather than an observation, left out of the
+#: findings-only clinical efficacy: ``pneumonia`` and ``tuberculosis`` are the disease classes themselves
+#: (their mentions include "infection", "TB", "miliary", "Koch"), and ``no_finding`` is the normal class.
+#: Consolidation, nodules, cavities, fibrosis, effusion and the rest are what a radiologist sees and stay.
+DIAGNOSIS_LABELS: frozenset[str] = frozenset({"no_finding", "pneumonia", "tuberculosis"})
+
+#: FINDINGS without DIAGNOSIS_LABELS, in FINDINGS order: the columns of the findings-only CE.
+OBSERVATION_FINDINGS: tuple[str, ...] = tuple(f for f in FINDINGS if f not in DIAGNOSIS_LABELS)
+
+CE_FINDINGS_METRICS: tuple[str, ...] = (
+    "ce_findings_precision_micro",
+    "ce_findings_recall_micro",
+    "ce_findings_f1_micro",
+    "ce_findings_precision_macro",
+    "ce_findings_recall_macro",
+    "ce_findings_f1_macro",
 )
 
 _ADV = r"(?:mildly|moderately|markedly|severely|slightly|minimally|massively|significantly|again|stably|still|now)"
@@ -545,6 +571,27 @@ def ce_metrics(
     are left out (logged). Macro averages run over findings positive in at least one reference or
     hypothesis; when no finding is positive anywhere every value is nan.
     """
+    return _ce(references, hypotheses, uncertain_as_positive, FINDINGS, CE_METRICS)
+
+
+def ce_findings_metrics(
+    references: Sequence[Any], hypotheses: Sequence[Any], uncertain_as_positive: bool = False
+) -> dict[str, float]:
+    """:func:`ce_metrics` over :data:`OBSERVATION_FINDINGS` only (keys in :data:`CE_FINDINGS_METRICS`):
+    naming the right diagnosis (pneumonia, tuberculosis, no finding) earns nothing here, describing the
+    right consolidation, cavity or effusion does. nan when no observation is positive anywhere."""
+    return _ce(references, hypotheses, uncertain_as_positive, OBSERVATION_FINDINGS, CE_FINDINGS_METRICS)
+
+
+def _ce(
+    references: Sequence[Any],
+    hypotheses: Sequence[Any],
+    uncertain_as_positive: bool,
+    findings: Sequence[str],
+    names: Sequence[str],
+) -> dict[str, float]:
+    """Micro and macro P/R/F1 over the given columns of :data:`FINDINGS`, keyed by ``names`` (P, R, F1 micro
+    then P, R, F1 macro)."""
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} references for {len(hypotheses)} hypotheses")
     keep = [i for i, r in enumerate(references) if _has_text(r)]
@@ -556,25 +603,21 @@ def ce_metrics(
         )
     if not keep:
         raise ValueError("no hypothesis has a non-empty reference report: clinical efficacy is undefined")
-    ref = label_matrix([references[i] for i in keep], uncertain_as_positive)
-    hyp = label_matrix([hypotheses[i] for i in keep], uncertain_as_positive)
+    columns = [FINDINGS.index(f) for f in findings]
+    ref = label_matrix([references[i] for i in keep], uncertain_as_positive)[:, columns]
+    hyp = label_matrix([hypotheses[i] for i in keep], uncertain_as_positive)[:, columns]
     tp = (ref & hyp).sum(axis=0).astype(float)
     fp = ((1 - ref) & hyp).sum(axis=0).astype(float)
     fn = (ref & (1 - hyp)).sum(axis=0).astype(float)
-    out: dict[str, float] = {}
-    p_mi, r_mi, f_mi = _prf(tp.sum(), fp.sum(), fn.sum())
     active = (tp + fp + fn) > 0
     if not active.any():
-        log.warning("clinical efficacy: no finding is positive in any report; P/R/F1 undefined (nan)")
-        return dict.fromkeys(CE_METRICS, math.nan)
-    p, r, f = _prf(tp[active], fp[active], fn[active])
-    out["ce_precision_micro"] = float(p_mi)
-    out["ce_recall_micro"] = float(r_mi)
-    out["ce_f1_micro"] = float(f_mi)
-    out["ce_precision_macro"] = float(p.mean())
-    out["ce_recall_macro"] = float(r.mean())
-    out["ce_f1_macro"] = float(f.mean())
-    return out
+        log.warning(
+            "clinical efficacy (%s): no finding is positive in any report; P/R/F1 undefined (nan)", names[0]
+        )
+        return dict.fromkeys(names, math.nan)
+    micro = _prf(tp.sum(), fp.sum(), fn.sum())
+    macro = (v.mean() for v in _prf(tp[active], fp[active], fn[active]))
+    return {name: float(v) for name, v in zip(names, (*micro, *macro), strict=True)}
 
 
 #: findings whose mention (positive or uncertain) states a class's main finding; normal: the labeler's no_finding.

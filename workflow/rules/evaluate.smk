@@ -27,6 +27,30 @@ rule evaluate_fold:
         "../../scripts/evaluate_fold.py"
 
 
+# Report-metric floors: random training reports of the true class / of any class, scored like generated ones.
+# Its output path also matches evaluate_fold's pattern (variant "floors"), hence the ruleorder.
+ruleorder: report_floors > evaluate_fold
+
+
+rule report_floors:
+    input:
+        manifest="results/data/manifest.csv",
+        folds="results/data/folds.csv",
+        code=code("evaluate"),
+    output:
+        floors="results/metrics/floors/fold{fold}.json",
+    log:
+        f"{LOGS}/evaluate/floors/fold{{fold}}.log",
+    wildcard_constraints:
+        fold=r"\d+",
+    conda:
+        ENV
+    params:
+        evaluation=config["evaluation"],
+    script:
+        "../../scripts/evaluate_floors.py"
+
+
 rule summarize:
     input:
         metrics=all_fold_files("results/metrics/{variant}/fold{fold}.json"),
