@@ -1,4 +1,4 @@
-"""Snakemake adapter (rule render_paper): results files + config -> paper/tables.tex and paper/variables.tex."""
+"""Snakemake adapter (rule render_paper): results files + config -> paper/tables.tex, variables.tex, methods.tex."""
 
 from pathlib import Path
 
@@ -25,5 +25,7 @@ with job_log(snakemake):  # noqa: F821 - injected by Snakemake
         smk.output.variables,
         tables_template=templates["tables.tex.j2"],
         variables_template=templates["variables.tex.j2"],
+        methods_out=smk.output.methods,
+        methods_template=templates["methods.tex.j2"],
         repo_dir=Path(smk.scriptdir).parent,
     )

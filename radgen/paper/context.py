@@ -23,7 +23,9 @@ from radgen.constants import CLASSES
 from radgen.evaluate.labeler import CE_METRICS, MAIN_FINDING_METRIC
 from radgen.evaluate.reports import REPORT_METRICS as _NLG_METRICS
 from radgen.paper import latex
+from radgen.paper.methods import methods_context
 from radgen.paper.provenance import config_hash, git_commit, package_versions
+from radgen.variants import variant_set
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,7 @@ class PaperInputs:
     comparisons: Path | None = None
     benchmarks: dict[tuple[str, int], Path] = field(default_factory=dict)
     model_summaries: dict[tuple[str, int], Path] = field(default_factory=dict)
+    data_notes: list[str] = field(default_factory=list)  # validity warnings of the data stage, stated in the paper
 
     @classmethod
     def from_paths(
@@ -228,25 +231,15 @@ class Variant:
 
 
 def variants_from_config(config: Mapping[str, Any]) -> tuple[list[Variant], Variant]:
-    """Variants in config order and the reference (group main; ``radgen`` if several or none are main)."""
-    blocks = config.get("variants") or {}
-    if not blocks:
+    """Variants in config order and the reference (the one with group main), from radgen.variants."""
+    if not config.get("variants"):
         raise PaperInputError("config defines no variants")
-    variants = [
-        Variant(str(name), str((b or {}).get("label", name)), str((b or {}).get("group", "baseline")))
-        for name, b in blocks.items()
-    ]
-    mains = [v for v in variants if v.group == "main"]
-    by_name = {v.name: v for v in variants}
-    if len(mains) == 1:
-        reference = mains[0]
-    elif "radgen" in by_name:
-        reference = by_name["radgen"]
-    else:
-        raise PaperInputError(
-            "config needs exactly one variant with group: main (the reference of comparisons)"
-        )
-    return variants, reference
+    try:
+        specs = variant_set(config)
+    except ValueError as err:
+        raise PaperInputError(f"config: {err}") from None
+    variants = [Variant(s.name, s.label, s.group) for s in specs.values()]
+    return variants, next(v for v in variants if v.name == specs.reference.name)
 
 
 # --------------------------------------------------------------------------------------------------- loaders
@@ -614,6 +607,7 @@ def build_context(
         )
 
     tables = build_tables(variants, reference, summary, comparisons, benchmarks, models)
+    data_notes = list(inputs.data_notes)
     source = str(_get(config, "data", "source", default="unknown"))
     synthetic = source == "synthetic"
     reg = MacroRegistry()
@@ -624,6 +618,8 @@ def build_context(
     _headline_macros(reg, variants, reference, summary, pooled, comparisons)
     _compute_macros(reg, tables["compute"]["groups"], reference)
     return {
+        "methods": methods_context(config, variant_set(config)),
+        "data_notes": data_notes,
         "synthetic": synthetic,
         "data_source": source,
         "reference": reference,

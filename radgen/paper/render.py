@@ -1,4 +1,4 @@
-"""Render ``paper/tables.tex`` and ``paper/variables.tex`` from the results files and the config.
+"""Render ``paper/tables.tex``, ``paper/variables.tex`` and ``paper/methods.tex`` from the results and the config.
 
 Why atomic writes: Snakemake (and a human running latexmk by hand) must never see a half-written ``.tex``; each file
 is written next to its destination and moved into place only when complete.
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "paper" / "templates"
 TABLES_TEMPLATE = "tables.tex.j2"
 VARIABLES_TEMPLATE = "variables.tex.j2"
+METHODS_TEMPLATE = "methods.tex.j2"
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -46,21 +47,26 @@ def render_paper(
     *,
     tables_template: str | Path | None = None,
     variables_template: str | Path | None = None,
+    methods_out: str | Path | None = None,
+    methods_template: str | Path | None = None,
     repo_dir: str | Path = ".",
 ) -> dict[str, Any]:
-    """Render both files; returns the context (tests inspect it). Both are rendered before either is written."""
-    tables_template = Path(tables_template or DEFAULT_TEMPLATE_DIR / TABLES_TEMPLATE)
-    variables_template = Path(variables_template or DEFAULT_TEMPLATE_DIR / VARIABLES_TEMPLATE)
-    for t in (tables_template, variables_template):
+    """Render every file; returns the context (tests inspect it). All are rendered before any is written."""
+    jobs = {
+        Path(variables_template or DEFAULT_TEMPLATE_DIR / VARIABLES_TEMPLATE): variables_out,
+        Path(tables_template or DEFAULT_TEMPLATE_DIR / TABLES_TEMPLATE): tables_out,
+    }
+    if methods_out is not None:
+        jobs[Path(methods_template or DEFAULT_TEMPLATE_DIR / METHODS_TEMPLATE)] = methods_out
+    for t in jobs:
         if not t.is_file():
             raise FileNotFoundError(f"paper template not found: {t}")
     context = build_context(inputs, config, repo_dir=repo_dir)
-    env = make_environment(sorted({str(tables_template.parent), str(variables_template.parent)}))
-    tables = env.get_template(tables_template.name).render(**context)
-    variables = env.get_template(variables_template.name).render(**context)
-    atomic_write_text(variables_out, variables)
-    atomic_write_text(tables_out, tables)
-    log.info("wrote %s (%d macros) and %s", variables_out, len(context["macros"]), tables_out)
+    env = make_environment(sorted({str(t.parent) for t in jobs}))
+    texts = {out: env.get_template(t.name).render(**context) for t, out in jobs.items()}
+    for out, text in texts.items():
+        atomic_write_text(out, text)
+    log.info("wrote %s (%d macros)", ", ".join(map(str, texts)), len(context["macros"]))
     return context
 
 
@@ -83,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
         out / "variables.tex",
         tables_template=Path(args.templates) / TABLES_TEMPLATE,
         variables_template=Path(args.templates) / VARIABLES_TEMPLATE,
+        methods_out=out / "methods.tex",
+        methods_template=Path(args.templates) / METHODS_TEMPLATE,
     )
 
 

@@ -17,6 +17,7 @@ rule render_paper:
     output:
         tables="paper/tables.tex",
         variables="paper/variables.tex",
+        methods="paper/methods.tex",
     log:
         f"{LOGS}/paper/render.log",
     conda:
@@ -32,6 +33,7 @@ rule compile_paper:
         main=str(PAPER_DIR / "main.tex"),
         tables="paper/tables.tex",
         variables="paper/variables.tex",
+        methods="paper/methods.tex",
         figures=expand("results/figures/{name}.pdf", name=FIGURES),
     output:
         pdf="paper/main.pdf",
