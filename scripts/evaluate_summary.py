@@ -1,4 +1,5 @@
-"""Snakemake adapter (rule summarize): every fold's metrics and predictions -> summary, pooled CIs, DeLong tests."""
+"""Snakemake adapter (rule summarize): every fold's metrics and predictions + the manifest's patients ->
+summary, patient-level pooled CIs and comparisons (+ comparisons.json, what the paper states about them)."""
 
 from radgen.evaluate.summary import predictions_by_variant, write_summary
 from radgen.runlog import job_log
@@ -16,4 +17,6 @@ with job_log(snakemake):  # noqa: F821 - injected by Snakemake
         n_resamples=int(smk.params.evaluation["bootstrap_resamples"]),
         seed=int(smk.params.evaluation["seed"]),
         variant_order=list(smk.params.variants),
+        manifest_csv=smk.input.manifest,
+        comparisons_json=smk.output.comparisons_meta,
     )

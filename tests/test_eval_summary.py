@@ -14,10 +14,16 @@ import pandas as pd
 import pytest
 
 from radgen.constants import CLASSES
-from radgen.evaluate.classification import classification_metrics
+from radgen.evaluate.classification import (
+    COMPARISON_COLUMNS,
+    classification_metrics,
+    compare_to_reference,
+    holm,
+)
 from radgen.evaluate.fold import evaluate_fold_files
 from radgen.evaluate.summary import (
     comparisons_table,
+    patient_groups,
     pool_predictions,
     pooled_table,
     summarize_folds,
@@ -68,8 +74,16 @@ def test_summary_mean_and_std_by_hand(tmp_path: Path) -> None:
         summarize_folds([_fold_json("a", 0, x=1.0), _fold_json("a", 0, x=2.0)])
 
 
-def _make_results(root: Path, variants: dict[str, float], n: int = 90, k: int = 3, seed: int = 0) -> dict:
-    """Manifest and fold prediction CSVs of a few variants with known quality."""
+def _make_results(
+    root: Path,
+    variants: dict[str, float],
+    n: int = 90,
+    k: int = 3,
+    seed: int = 0,
+    patient_ids: list[str] | None = None,
+) -> dict:
+    """Manifest and fold prediction CSVs of a few variants with known quality (one patient per image
+    unless ``patient_ids`` is given)."""
     rng = np.random.default_rng(seed)
     labels = np.array(CLASSES)[rng.choice(3, size=n, p=[0.2, 0.5, 0.3])]
     ids = [f"img{i:03d}" for i in range(n)]
@@ -78,7 +92,7 @@ def _make_results(root: Path, variants: dict[str, float], n: int = 90, k: int = 
             "image_id": ids,
             "path": [f"images/{i}.png" for i in ids],
             "label": labels,
-            "patient_id": ids,
+            "patient_id": ids if patient_ids is None else patient_ids,
             "report": [REPORTS[c] for c in labels],
         }
     )
@@ -156,7 +170,8 @@ def test_pooled_and_comparisons(tmp_path: Path) -> None:
     pooled = pool_predictions(res["predictions"])
     assert all(len(df) == 150 for df in pooled.values())
     table = pooled_table(pooled, n_resamples=200, seed=0)
-    assert list(table.columns) == ["variant", "metric", "value", "ci_low", "ci_high"]
+    assert list(table.columns) == ["variant", "metric", "value", "ci_low", "ci_high", "unit"]
+    assert set(table.unit) == {"image"}
     assert set(table.metric) == {
         "macro_auc",
         "auc_normal",
@@ -166,16 +181,53 @@ def test_pooled_and_comparisons(tmp_path: Path) -> None:
         "balanced_accuracy",
     }
     assert (table.ci_low <= table.value + 1e-9).all() and (table.value <= table.ci_high + 1e-9).all()
-    comp = comparisons_table(pooled, reference="radgen")
-    assert list(comp.columns) == ["variant", "class", "auc", "auc_reference", "delta", "z", "p", "p_holm"]
-    assert len(comp) == 2 * 3
+    comp = comparisons_table(pooled, reference="radgen", n_resamples=200)
+    assert list(comp.columns) == COMPARISON_COLUMNS
+    assert list(comp.columns[:8]) == ["variant", "class", "auc", "auc_reference", "delta", "z", "p", "p_holm"]
+    assert len(comp) == 2 * 4
+    assert set(comp["class"]) == {*CLASSES, "macro"}
     weak = comp[comp.variant == "densenet121"]
-    assert (weak.delta < 0).all() and (weak.p_holm < 0.05).all()
+    assert (weak.delta < 0).all() and (weak.p_holm < 0.05).all() and (weak.verdict == "lower").all()
     assert (comp.p_holm >= comp.p - 1e-12).all()
     # the same image in two fold files is a leak
     dup = res["predictions"]["radgen"] + [res["predictions"]["radgen"][0]]
     with pytest.raises(ValueError, match="more than one fold"):
         pool_predictions({"radgen": dup})
+
+
+def test_patient_groups_from_the_manifest() -> None:
+    manifest = pd.DataFrame({"image_id": ["a", "b", "c", "d"], "patient_id": ["p1", "", "p1", "a"]})
+    groups = patient_groups(manifest)
+    assert groups["a"] == groups["c"]  # same patient
+    assert len({groups["a"], groups["b"], groups["d"]}) == 3  # empty id: own patient; "a" as a patient id
+    with pytest.raises(ValueError, match="patient_id"):
+        patient_groups(manifest.drop(columns="patient_id"))
+
+
+def test_pooled_and_comparisons_are_patient_level(tmp_path: Path) -> None:
+    n = 120
+    patients = [f"pat{i // 3:03d}" for i in range(n)]  # three studies per patient
+    res = _make_results(tmp_path, {"radgen": 1.5, "densenet121": 1.0}, n=n, patient_ids=patients)
+    pooled = pool_predictions(res["predictions"])
+    manifest = pd.read_csv(res["manifest"], dtype=str, keep_default_na=False)
+    own = patient_groups(manifest.assign(patient_id=""))  # every image its own patient
+    by_patient = patient_groups(manifest)
+    image_level = pooled_table(pooled, n_resamples=100, seed=3)
+    singletons = pooled_table(pooled, n_resamples=100, seed=3, patients=own)
+    assert set(singletons.unit) == {"patient"}
+    pd.testing.assert_frame_equal(singletons.drop(columns="unit"), image_level.drop(columns="unit"))
+    clustered = pooled_table(pooled, n_resamples=100, seed=3, patients=by_patient)
+    assert not np.allclose(clustered.ci_low, image_level.ci_low)  # the patients changed the resamples
+    pd.testing.assert_series_equal(clustered.value, image_level.value)  # not the point estimates
+    comp = comparisons_table(pooled, "radgen", patients=by_patient, n_resamples=100, seed=3)
+    ids = pooled["radgen"]["image_id"]
+    y = np.array([CLASSES.index(c) for c in pooled["radgen"]["label"]])
+    probs = {v: df[["p_normal", "p_pneumonia", "p_tb"]].to_numpy(float) for v, df in pooled.items()}
+    expected = compare_to_reference(y, probs, "radgen", ids.map(by_patient).to_numpy(), 100, 3)
+    pd.testing.assert_frame_equal(comp.reset_index(drop=True), expected)
+    np.testing.assert_allclose(comp.p_holm[comp["class"] != "macro"], holm(comp.p[comp["class"] != "macro"]))
+    with pytest.raises(ValueError, match="not in the manifest"):
+        pooled_table(pooled, n_resamples=100, patients={k: v for k, v in own.items() if k != "img005"})
 
 
 def _run_script(name: str, smk: SimpleNamespace) -> None:
@@ -224,12 +276,14 @@ def test_script_adapters(tmp_path: Path, restore_logging) -> None:
             input=SimpleNamespace(
                 metrics=[str(p) for p in jsons],
                 predictions=[str(p) for ps in res["predictions"].values() for p in ps],
+                manifest=str(res["manifest"]),
             ),
             output=SimpleNamespace(
                 summary=str(m / "summary.csv"),
                 summary_json=str(m / "summary.json"),
                 pooled=str(m / "pooled.csv"),
                 comparisons=str(m / "comparisons.csv"),
+                comparisons_meta=str(m / "comparisons.json"),
             ),
             params=SimpleNamespace(
                 reference="radgen",
@@ -244,6 +298,14 @@ def test_script_adapters(tmp_path: Path, restore_logging) -> None:
     assert (summary[summary.metric == "macro_auc"].n_folds == 3).all()
     assert "BLEU-4" in set(summary[summary.variant == "radgen"].metric)
     assert json.loads((m / "summary.json").read_text())["radgen"]["macro_auc"]["n_folds"] == 3
-    assert len(pd.read_csv(m / "comparisons.csv")) == 3
-    assert len(pd.read_csv(m / "pooled.csv")) == 2 * 6
+    comparisons = pd.read_csv(m / "comparisons.csv")
+    assert len(comparisons) == 3 + 1
+    pooled = pd.read_csv(m / "pooled.csv")
+    assert len(pooled) == 2 * 6 and set(pooled.unit) == {"patient"}
+    meta = json.loads((m / "comparisons.json").read_text())
+    assert meta["unit"] == "patient" and meta["alpha"] == 0.05 and meta["n_resamples"] == 100
+    assert {k: v["n_tests"] for k, v in meta["families"].items()} == {
+        "per-class DeLong": 3,
+        "macro-AUC": 1,
+    }
     assert (tmp_path / "logs" / "summary.log").read_text()

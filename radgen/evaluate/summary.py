@@ -1,13 +1,21 @@
-"""Across folds and variants: summary.csv/json (mean ± std over folds), pooled out-of-fold CIs, DeLong tests.
+"""Across folds and variants: summary.csv/json (mean ± std over folds), pooled out-of-fold CIs, comparisons.
+
+Repeat studies of a patient are correlated, so every inference here is patient-level when the manifest's
+``patient_id`` is given (an image with an empty patient_id is its own patient); without it, image-level.
 
 - ``summary.csv``: variant,metric,mean,std,n_folds. ``std`` is the sample standard deviation over folds
   (ddof=1, empty when only one fold has the metric); a null metric in a fold JSON (undefined there, e.g. an
   AUC of a class absent from the fold) is skipped and ``n_folds`` counts the folds that have a value.
-- ``pooled.csv``: variant,metric,value,ci_low,ci_high on the concatenated out-of-fold predictions of each
-  variant (every image once), stratified percentile bootstrap.
-- ``comparisons.csv``: variant,class,auc,auc_reference,delta,z,p,p_holm: one-vs-rest DeLong test of each
-  variant against the reference variant on the images both predicted, Holm-corrected across the variants
-  within each class.
+- ``pooled.csv``: variant,metric,value,ci_low,ci_high,unit on the concatenated out-of-fold predictions of
+  each variant (every image once): stratified percentile bootstrap, resampling patients (``unit`` patient)
+  or images (``unit`` image).
+- ``comparisons.csv``: variant,class,auc,auc_reference,delta,z,p,p_holm,ci_low,ci_high,method,holm_family,
+  verdict: each variant against the reference on the images both predicted; per class a clustered DeLong
+  test (Obuchowski 1997), for ``class`` macro a paired patient bootstrap of the macro-AUC difference. Holm
+  runs over two families (all per-class rows; all macro rows); ``verdict`` reads p_holm at
+  :data:`~radgen.evaluate.classification.ALPHA`.
+- ``comparisons.json``: the settings a reader needs to state the tests (alpha, families and their sizes,
+  resamples, seed, unit).
 """
 
 from __future__ import annotations
@@ -22,15 +30,34 @@ import numpy as np
 import pandas as pd
 
 from radgen.constants import PROB_COLUMNS
-from radgen.evaluate.classification import BOOTSTRAP_METRICS, bootstrap_ci, compare_to_reference
+from radgen.evaluate.classification import (
+    ALPHA,
+    BOOTSTRAP_METRICS,
+    COMPARISON_COLUMNS,
+    FAMILY_CLASS,
+    FAMILY_MACRO,
+    METHOD_BOOTSTRAP,
+    METHOD_DELONG,
+    bootstrap_ci,
+    compare_to_reference,
+)
 from radgen.evaluate.fold import METRIC_NAMES
-from radgen.evaluate.io import json_safe, labels_to_index, read_predictions, write_csv, write_json
+from radgen.evaluate.io import (
+    json_safe,
+    labels_to_index,
+    read_manifest,
+    read_predictions,
+    write_csv,
+    write_json,
+)
 
 __all__ = [
     "COMPARISON_COLUMNS",
     "POOLED_COLUMNS",
     "SUMMARY_COLUMNS",
+    "comparisons_meta",
     "comparisons_table",
+    "patient_groups",
     "pool_predictions",
     "pooled_table",
     "summarize_folds",
@@ -41,8 +68,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ["variant", "metric", "mean", "std", "n_folds"]
-POOLED_COLUMNS = ["variant", "metric", "value", "ci_low", "ci_high"]
-COMPARISON_COLUMNS = ["variant", "class", "auc", "auc_reference", "delta", "z", "p", "p_holm"]
+POOLED_COLUMNS = ["variant", "metric", "value", "ci_low", "ci_high", "unit"]
 
 
 def _load(item: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -132,37 +158,73 @@ def pool_predictions(paths_by_variant: Mapping[str, Sequence[str | Path]]) -> di
     return pooled
 
 
+def patient_groups(manifest: pd.DataFrame) -> dict[str, str]:
+    """image_id -> cluster key for the patient-level statistics; an empty patient_id is its own patient.
+
+    Keys are prefixed ("patient:" / "image:") so an image id can never collide with a patient id.
+    """
+    if "patient_id" not in manifest.columns:
+        raise ValueError("the manifest has no patient_id column; patient-level statistics need it")
+    ids = manifest["image_id"].astype(str)
+    pid = manifest["patient_id"].fillna("").astype(str).str.strip()
+    keys = np.where(pid != "", "patient:" + pid, "image:" + ids)
+    return dict(zip(ids, keys, strict=True))
+
+
+def _groups_for(
+    image_ids: Iterable[Any], patients: Mapping[str, str] | None, where: str
+) -> np.ndarray | None:
+    """Patient key of each image (None without patients); an image unknown to the manifest is an error."""
+    if patients is None:
+        return None
+    ids = [str(i) for i in image_ids]
+    missing = [i for i in ids if i not in patients]
+    if missing:
+        raise ValueError(f"{where}: {len(missing)} image_id(s) not in the manifest: {missing[:10]}")
+    return np.array([patients[i] for i in ids])
+
+
 def pooled_table(
     pooled: Mapping[str, pd.DataFrame],
     n_resamples: int = 1000,
     seed: int = 0,
     metrics: Sequence[str] = BOOTSTRAP_METRICS,
+    patients: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Bootstrap 95% CIs of the headline metrics on each variant's pooled out-of-fold predictions."""
+    """Bootstrap 95% CIs of the headline metrics on each variant's pooled out-of-fold predictions.
+
+    With ``patients`` (:func:`patient_groups`) the bootstrap resamples patients, else images; the
+    ``unit`` column says which.
+    """
+    unit = "image" if patients is None else "patient"
     rows = []
     for variant, df in pooled.items():
         y = labels_to_index(df["label"], where=f"pooled predictions of {variant}")
         ci = bootstrap_ci(
-            y, df[list(PROB_COLUMNS)].to_numpy(float), n_resamples=n_resamples, seed=seed, metrics=metrics
+            y,
+            df[list(PROB_COLUMNS)].to_numpy(float),
+            n_resamples=n_resamples,
+            seed=seed,
+            metrics=metrics,
+            groups=_groups_for(df["image_id"], patients, f"pooled predictions of {variant}"),
         )
         for metric, (value, low, high) in ci.items():
             rows.append(
-                {"variant": variant, "metric": metric, "value": value, "ci_low": low, "ci_high": high}
+                {
+                    "variant": variant,
+                    "metric": metric,
+                    "value": value,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "unit": unit,
+                }
             )
     return pd.DataFrame(rows, columns=POOLED_COLUMNS)
 
 
-def comparisons_table(pooled: Mapping[str, pd.DataFrame], reference: str = "radgen") -> pd.DataFrame:
-    """DeLong of each variant vs the reference per class on their common images (Holm across variants)."""
-    if reference not in pooled:
-        log.warning(
-            "comparisons: reference variant %r has no predictions; comparisons.csv left empty", reference
-        )
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    if len(pooled) < 2:
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    ref = pooled[reference].set_index("image_id")
-    common = ref.index
+def _common_images(pooled: Mapping[str, pd.DataFrame], reference: str) -> pd.Index:
+    """Sorted image ids every variant predicted (a warning names each variant that differs)."""
+    common = pd.Index(pooled[reference]["image_id"])
     for variant, df in pooled.items():
         ids = pd.Index(df["image_id"])
         if not ids.equals(common) and set(ids) != set(common):
@@ -175,7 +237,28 @@ def comparisons_table(pooled: Mapping[str, pd.DataFrame], reference: str = "radg
         common = common.intersection(ids)
     if len(common) == 0:
         raise ValueError("comparisons: the variants share no predicted image")
-    common = common.sort_values()
+    return common.sort_values()
+
+
+def comparisons_table(
+    pooled: Mapping[str, pd.DataFrame],
+    reference: str = "radgen",
+    patients: Mapping[str, str] | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Each variant vs the reference on their common images: per-class clustered DeLong and the paired
+    macro-AUC bootstrap, Holm within the two families (:func:`compare_to_reference`); patient-level when
+    ``patients`` is given."""
+    if reference not in pooled:
+        log.warning(
+            "comparisons: reference variant %r has no predictions; comparisons.csv left empty", reference
+        )
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    if len(pooled) < 2:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    common = _common_images(pooled, reference)
+    ref = pooled[reference].set_index("image_id")
     y = labels_to_index(ref.loc[common, "label"], where=f"pooled predictions of {reference}")
     probs = {
         v: df.set_index("image_id").loc[common, list(PROB_COLUMNS)].to_numpy(float)
@@ -185,8 +268,38 @@ def comparisons_table(pooled: Mapping[str, pd.DataFrame], reference: str = "radg
         other = labels_to_index(df.set_index("image_id").loc[common, "label"], where=variant)
         if not np.array_equal(other, y):
             raise ValueError(f"comparisons: {variant} and {reference} disagree on the true labels")
-    table = compare_to_reference(y, probs, reference=reference)
+    table = compare_to_reference(
+        y,
+        probs,
+        reference=reference,
+        groups=_groups_for(common, patients, "comparisons"),
+        n_resamples=n_resamples,
+        seed=seed,
+    )
     return table[COMPARISON_COLUMNS]
+
+
+def comparisons_meta(
+    comparisons: pd.DataFrame, reference: str, unit: str, n_resamples: int, seed: int
+) -> dict[str, Any]:
+    """What the paper must state about comparisons.csv: level, Holm families and their sizes, unit."""
+    families = {
+        FAMILY_CLASS: {"method": METHOD_DELONG, "classes": "per class, one-vs-rest"},
+        FAMILY_MACRO: {"method": METHOD_BOOTSTRAP, "classes": "macro"},
+    }
+    for name, info in families.items():
+        info["n_tests"] = int((comparisons["holm_family"] == name).sum()) if len(comparisons) else 0
+    return json_safe(
+        {
+            "alpha": ALPHA,
+            "correction": "Holm",
+            "families": families,
+            "reference": reference,
+            "unit": unit,
+            "n_resamples": n_resamples,
+            "seed": seed,
+        }
+    )
 
 
 def write_summary(
@@ -200,9 +313,11 @@ def write_summary(
     n_resamples: int = 1000,
     seed: int = 0,
     variant_order: Sequence[str] | None = None,
+    manifest_csv: str | Path | None = None,
+    comparisons_json: str | Path | None = None,
 ) -> dict[str, pd.DataFrame]:
     """All cross-fold outputs in one call (each file written atomically); rows follow ``variant_order``
-    (the config's order) when given."""
+    (the config's order) when given. With ``manifest_csv`` the CIs and tests are patient-level."""
     summary = summarize_folds(fold_jsons)
     order = list(variant_order or [])
     if order:
@@ -214,13 +329,19 @@ def write_summary(
         predictions_by_variant = dict(
             sorted(predictions_by_variant.items(), key=lambda kv: rank.get(kv[0], len(rank)))
         )
+    patients = patient_groups(read_manifest(manifest_csv)) if manifest_csv else None
     pooled = pool_predictions(predictions_by_variant)
-    pooled_df = pooled_table(pooled, n_resamples=n_resamples, seed=seed)
-    comparisons = comparisons_table(pooled, reference=reference)
+    pooled_df = pooled_table(pooled, n_resamples=n_resamples, seed=seed, patients=patients)
+    comparisons = comparisons_table(
+        pooled, reference=reference, patients=patients, n_resamples=n_resamples, seed=seed
+    )
     write_csv(summary_csv, summary)
     write_json(summary_json, summary_to_json(summary))
     write_csv(pooled_csv, pooled_df)
     write_csv(comparisons_csv, comparisons)
+    if comparisons_json:
+        unit = "image" if patients is None else "patient"
+        write_json(comparisons_json, comparisons_meta(comparisons, reference, unit, n_resamples, seed))
     log.info(
         "summary: %d variants, %d rows; pooled: %d rows; comparisons: %d rows",
         summary["variant"].nunique(),

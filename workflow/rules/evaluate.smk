@@ -55,12 +55,14 @@ rule summarize:
     input:
         metrics=all_fold_files("results/metrics/{variant}/fold{fold}.json"),
         predictions=all_fold_files("results/predictions/{variant}/fold{fold}.csv"),
+        manifest="results/data/manifest.csv",
         code=code("evaluate"),
     output:
         summary=report("results/metrics/summary.csv", category="Tables"),
         summary_json="results/metrics/summary.json",
         pooled=report("results/metrics/pooled.csv", category="Tables"),
         comparisons=report("results/metrics/comparisons.csv", category="Tables"),
+        comparisons_meta="results/metrics/comparisons.json",
     log:
         f"{LOGS}/evaluate/summary.log",
     conda:
