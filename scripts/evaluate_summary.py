@@ -19,4 +19,6 @@ with job_log(snakemake):  # noqa: F821 - injected by Snakemake
         variant_order=list(smk.params.variants),
         manifest_csv=smk.input.manifest,
         comparisons_json=smk.output.comparisons_meta,
+        floor_jsons=list(smk.input.floors),
+        compared=list(smk.params.compared),
     )

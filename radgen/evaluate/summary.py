@@ -315,10 +315,21 @@ def write_summary(
     variant_order: Sequence[str] | None = None,
     manifest_csv: str | Path | None = None,
     comparisons_json: str | Path | None = None,
+    floor_jsons: Iterable[str | Path] = (),
+    compared: Sequence[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """All cross-fold outputs in one call (each file written atomically); rows follow ``variant_order``
-    (the config's order) when given. With ``manifest_csv`` the CIs and tests are patient-level."""
+    (the config's order) when given. With ``manifest_csv`` the CIs and tests are patient-level.
+
+    ``floor_jsons`` (radgen.evaluate.floors) add the report-metric floor rows to the summary; ``compared``
+    names the variants tested against the reference (default: all), so that an oracle row is not part of
+    the Holm family of the comparisons the paper states."""
+    from radgen.evaluate.floors import summarize_floors
+
     summary = summarize_folds(fold_jsons)
+    floor_jsons = list(floor_jsons)
+    if floor_jsons:
+        summary = pd.concat([summary, summarize_floors(floor_jsons)], ignore_index=True)
     order = list(variant_order or [])
     if order:
         rank = {v: i for i, v in enumerate(order)}
@@ -332,8 +343,9 @@ def write_summary(
     patients = patient_groups(read_manifest(manifest_csv)) if manifest_csv else None
     pooled = pool_predictions(predictions_by_variant)
     pooled_df = pooled_table(pooled, n_resamples=n_resamples, seed=seed, patients=patients)
+    tested = pooled if compared is None else {v: d for v, d in pooled.items() if v in {*compared, reference}}
     comparisons = comparisons_table(
-        pooled, reference=reference, patients=patients, n_resamples=n_resamples, seed=seed
+        tested, reference=reference, patients=patients, n_resamples=n_resamples, seed=seed
     )
     write_csv(summary_csv, summary)
     write_json(summary_json, summary_to_json(summary))

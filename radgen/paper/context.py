@@ -143,7 +143,9 @@ class PaperInputs:
     comparisons: Path | None = None
     benchmarks: dict[tuple[str, int], Path] = field(default_factory=dict)
     model_summaries: dict[tuple[str, int], Path] = field(default_factory=dict)
-    data_notes: list[str] = field(default_factory=list)  # validity warnings of the data stage, stated in the paper
+    data_notes: list[str] = field(
+        default_factory=list
+    )  # validity warnings of the data stage, stated in the paper
 
     @classmethod
     def from_paths(

@@ -56,6 +56,11 @@ rule summarize:
         metrics=all_fold_files("results/metrics/{variant}/fold{fold}.json"),
         predictions=all_fold_files("results/predictions/{variant}/fold{fold}.csv"),
         manifest="results/data/manifest.csv",
+        floors=(
+            expand("results/metrics/floors/fold{fold}.json", fold=FOLDS)
+            if any(spec.generates_reports for spec in SPECS.values())
+            else []
+        ),
         code=code("evaluate"),
     output:
         summary=report("results/metrics/summary.csv", category="Tables"),
@@ -70,6 +75,7 @@ rule summarize:
     params:
         variants=VARIANTS,
         reference=REFERENCE,
+        compared=[s.name for s in SPECS.in_group("baseline", "ablation", "extension")],
         evaluation=config["evaluation"],
     script:
         "../../scripts/evaluate_summary.py"
