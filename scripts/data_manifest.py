@@ -13,3 +13,12 @@ with job_log(snakemake) as log:  # noqa: F821 - injected by Snakemake
         n_jobs=snakemake.threads,  # noqa: F821
     )
     log.info("wrote %s (%d images)", outputs["manifest"], len(manifest))
+    if counts := manifest.attrs.get("imperfection"):  # synthetic source only
+        log.info(
+            "label noise: %d of %d studies flipped; omissions: %d (of %d abnormal studies, %d omissible)",
+            counts["n_flipped"],
+            counts["n_studies"],
+            counts["n_omitted"],
+            counts["n_abnormal"],
+            counts["n_omissible"],
+        )

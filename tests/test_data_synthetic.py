@@ -1,4 +1,5 @@
-"""Synthetic chest X-rays: determinism, class ratio, repeat studies, and reports that say what is drawn."""
+"""Synthetic chest X-rays: determinism, class ratio, repeat studies, reports that say what is drawn, and the
+deliberate imperfections (label noise, omitted findings) with their truth table."""
 
 from __future__ import annotations
 
@@ -7,11 +8,20 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from radgen.constants import CLASSES
-from radgen.data.synthetic import class_counts, generate_synthetic, render_study, sample_studies, write_report
-from radgen.data.synthetic.cases import patient_sizes
+from radgen.data.ingest import build_manifest
+from radgen.data.synthetic import (
+    class_counts,
+    generate_synthetic,
+    imperfection_counts,
+    render_study,
+    sample_studies,
+    write_report,
+)
+from radgen.data.synthetic.cases import omissible, patient_sizes
 
 SEED_PROPORTIONS = {"normal": 0.086, "pneumonia": 0.696, "tb": 0.217}
 
@@ -160,3 +170,151 @@ def test_all_classes_present_and_images_differ(tmp_path):
     from radgen.data.images import pixel_hash, read_gray
 
     assert len({pixel_hash(read_gray(p)) for p in m["path"]}) == len(m)
+
+
+# --------------------------------------------------------------------------- label noise and omitted findings
+N_NOISY = 2000
+
+
+def noisy_studies(label_noise: float, report_omission: float, n: int = N_NOISY, seed: int = 0) -> list:
+    return sample_studies(
+        n, seed, SEED_PROPORTIONS, 0.35, label_noise=label_noise, report_omission=report_omission
+    )
+
+
+def within_binomial(k: int, n: int, p: float, z: float = 4.0) -> bool:
+    return abs(k - n * p) <= z * np.sqrt(n * p * (1 - p))
+
+
+def without_imperfection(study):
+    return dataclasses.replace(study, recorded_label="", omitted=-1)
+
+
+@pytest.mark.parametrize("noise", [0.03, 0.2])
+def test_flipped_share_is_binomial_and_flips_change_the_class(noise):
+    studies = noisy_studies(noise, 0.0)
+    flipped = [s for s in studies if s.manifest_label != s.label]
+    assert within_binomial(len(flipped), len(studies), noise)
+    assert all(s.manifest_label in CLASSES for s in flipped)
+    targets = {
+        c: sum(s.manifest_label == c for s in flipped if s.label == "pneumonia") for c in ("normal", "tb")
+    }
+    assert within_binomial(targets["tb"], sum(targets.values()), 0.5)  # uniform over the two other classes
+    clean = noisy_studies(0.0, 0.0)
+    assert [without_imperfection(s) for s in studies] == clean  # image and report drawn for the true class
+
+
+def test_drawn_classes_exact_and_recorded_close_to_proportions():
+    noise = 0.2
+    studies = noisy_studies(noise, 0.0)
+    drawn = {c: sum(s.label == c for s in studies) for c in CLASSES}
+    assert drawn == class_counts(N_NOISY, SEED_PROPORTIONS)
+    total = sum(SEED_PROPORTIONS.values())
+    for c, weight in SEED_PROPORTIONS.items():
+        p = weight / total
+        expected = p * (1 - noise) + noise * (1 - p) / 2  # noise applied after the proportions
+        recorded = sum(s.manifest_label == c for s in studies)
+        assert within_binomial(recorded, N_NOISY, expected)
+        assert abs(recorded / N_NOISY - p) <= noise / 2 + 0.02
+
+
+def test_imperfections_are_nested_in_the_fractions():
+    low, high = noisy_studies(0.03, 0.1), noisy_studies(0.2, 0.5)
+    for a, b in zip(low, high, strict=True):
+        if a.recorded_label:
+            assert b.recorded_label == a.recorded_label
+        if a.omitted >= 0:
+            assert b.omitted == a.omitted
+
+
+def test_omission_share_and_eligibility():
+    studies = noisy_studies(0.0, 0.1)
+    eligible = [s for s in studies if omissible(s)]
+    omitted = [s for s in studies if s.omitted >= 0]
+    assert set(map(id, omitted)) <= set(map(id, eligible))
+    assert within_binomial(len(omitted), len(eligible), 0.1)
+    assert all(s.label != "normal" for s in eligible)
+    everything = noisy_studies(0.0, 1.0)
+    assert imperfection_counts(everything)["n_omitted"] == imperfection_counts(everything)["n_omissible"] > 0
+
+
+OMITTED_WORDS = {
+    "effusion": r"effusion|costophrenic",
+    "lymphadenopathy": r"lymphadenopathy|enlarged|lobulated",
+    "granuloma": r"granuloma|calcified",
+    "apical_cap": r"apical|capping|apex",
+    "consolidation": r"consolidation",
+    "nodules": r"\bnodules\b|\bnodular\b",  # not "fibronodular", nor a granuloma's "calcified nodule"
+}
+
+
+def test_omission_shortens_the_report_and_removes_the_finding():
+    studies = [s for s in noisy_studies(0.0, 1.0) if s.omitted >= 0]
+    assert {s.omitted_kind for s in studies} == set(OMITTED_WORDS)  # every rule is exercised
+    for s in studies:
+        report, full = write_report(s), write_report(without_imperfection(s))
+        assert len(report.split()) < len(full.split()), (report, full)
+        words = OMITTED_WORDS[s.omitted_kind]
+        assert re.search(words, full.lower()) and not re.search(words, report.lower()), (report, full)
+        findings_part = report.split(" IMPRESSION: ")[0]
+        assert set(sentences(findings_part)) <= set(sentences(full.split(" IMPRESSION: ")[0]))
+        disease = "pneumonia" if s.label == "pneumonia" else "tuberculosis"
+        assert disease in report.split(" IMPRESSION: ")[1].lower()  # the diagnosis is still the drawn class
+
+
+def test_noise_zero_reproduces_the_generator_without_imperfections(tmp_path):
+    """Fractions 0: no study is touched, so the manifest is the one the generator wrote before these options."""
+    clean = generate_synthetic(tmp_path / "clean", n_images=30, image_size=32, seed=2)
+    noisy = generate_synthetic(
+        tmp_path / "noisy", n_images=30, image_size=32, seed=2, label_noise=0.5, report_omission=1.0
+    )
+    studies = sample_studies(30, 2, SEED_PROPORTIONS, 0.35)
+    assert all(not s.recorded_label and s.omitted < 0 for s in studies)
+    assert list(clean["label"]) == [s.label for s in studies]
+    assert list(clean["report"]) == [write_report(s) for s in studies]
+    truth = pd.read_csv(tmp_path / "noisy" / "truth.csv", keep_default_na=False)
+    clean_truth = pd.read_csv(tmp_path / "clean" / "truth.csv", keep_default_na=False)
+    assert not clean_truth["label_flipped"].any() and (clean_truth["omitted_finding"] == "").all()
+    assert truth["label_flipped"].any() and (truth["omitted_finding"] != "").any()
+    same_label = ~truth["label_flipped"].to_numpy()
+    same_report = (truth["omitted_finding"] == "").to_numpy()
+    assert (clean["label"] == noisy["label"]).to_numpy().tolist() == same_label.tolist()
+    assert (clean["report"] == noisy["report"]).to_numpy().tolist() == same_report.tolist()
+    for pa, pb in zip(clean["path"], noisy["path"], strict=True):  # the films never change
+        assert Path(pa).read_bytes() == Path(pb).read_bytes()
+
+
+def test_truth_table_matches_manifest_and_counts(tmp_path):
+    m = generate_synthetic(tmp_path, n_images=40, image_size=32, seed=5, label_noise=0.3, report_omission=1.0)
+    truth = pd.read_csv(tmp_path / "truth.csv", keep_default_na=False)
+    assert list(truth.columns) == [
+        "image_id",
+        "drawn_class",
+        "recorded_label",
+        "label_flipped",
+        "omitted_finding",
+    ]
+    assert list(truth["image_id"]) == list(m["image_id"])
+    assert list(truth["recorded_label"]) == list(m["label"])
+    assert (truth["label_flipped"] == (truth["drawn_class"] != truth["recorded_label"])).all()
+    counts = m.attrs["imperfection"]
+    assert counts["n_studies"] == len(m) and counts["n_flipped"] == int(truth["label_flipped"].sum())
+    assert counts["n_omitted"] == int((truth["omitted_finding"] != "").sum())
+    assert counts["n_abnormal"] == int((truth["drawn_class"] != "normal").sum())
+    assert list(tmp_path.glob("*.csv")) == [tmp_path / "truth.csv"]
+
+
+def test_noisy_generation_is_byte_identical(tmp_path):
+    kw = {"n_images": 30, "image_size": 32, "seed": 3, "label_noise": 0.2, "report_omission": 0.5}
+    a, b = generate_synthetic(tmp_path / "a", **kw), generate_synthetic(tmp_path / "b", **kw)
+    assert a.drop(columns="path").equals(b.drop(columns="path"))
+    assert (tmp_path / "a" / "truth.csv").read_bytes() == (tmp_path / "b" / "truth.csv").read_bytes()
+
+
+def test_build_manifest_passes_the_config_keys(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    syn = {"n_images": 30, "image_size": 32, "seed": 1, "label_noise": 1.0, "report_omission": 0.0}
+    m = build_manifest({"source": "synthetic", "synthetic": syn}, "manifest.csv", images_dir="images")
+    truth = pd.read_csv("images/truth.csv", keep_default_na=False)
+    assert truth["label_flipped"].all() and (truth["omitted_finding"] == "").all()
+    assert m.attrs["imperfection"]["n_flipped"] == len(m)

@@ -426,6 +426,8 @@ def build_manifest(
             proportions=syn.get("proportions"),
             repeat_study_fraction=float(syn.get("repeat_study_fraction", 0.35)),
             n_jobs=n_jobs,
+            label_noise=float(syn.get("label_noise", 0.03)),
+            report_omission=float(syn.get("report_omission", 0.10)),
         )
         check_manifest(manifest, require_reports=require_reports, n_jobs=n_jobs)
     else:

@@ -3,6 +3,11 @@
 `generate_synthetic` samples patients and studies (cases.py), draws each film (render.py), writes its report from
 the same drawn findings (reports.py) and returns the manifest. Output is byte-identical for a seed: numpy
 Generators seeded per (seed, patient, study) and PNGs written by PIL without timestamps or text chunks.
+
+Realistic imperfection (cases.add_imperfections): `label_noise` of the studies are recorded under another class
+than the one drawn and written up, and `report_omission` of the abnormal studies that have a secondary finding
+get a report that leaves it out, so that no model can be perfect for the wrong reason. `truth.csv` beside the
+PNGs says which; the manifest keeps its five columns.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from PIL import Image
 from tqdm import tqdm
 
 from radgen.constants import MANIFEST_COLUMNS
+from radgen.data.io import write_csv_atomic
 
-from .cases import Finding, Study, class_counts, sample_studies
+from .cases import Finding, Study, class_counts, omissible, sample_studies
 from .render import render_study
 from .reports import write_report
 
@@ -28,8 +34,10 @@ __all__ = [
     "Study",
     "class_counts",
     "generate_synthetic",
+    "imperfection_counts",
     "render_study",
     "sample_studies",
+    "truth_table",
     "write_report",
 ]
 
@@ -48,6 +56,35 @@ def _draw_and_write(job: tuple[Study, int, str]) -> None:
     write_png(render_study(study, size), path)
 
 
+TRUTH_FILE = "truth.csv"
+TRUTH_COLUMNS = ("image_id", "drawn_class", "recorded_label", "label_flipped", "omitted_finding")
+
+
+def truth_table(studies: list[Study]) -> pd.DataFrame:
+    """Per study: drawn class, the label the manifest records, and the finding its report omits ("" if none)."""
+    return pd.DataFrame(
+        {
+            "image_id": [s.image_id for s in studies],
+            "drawn_class": [s.label for s in studies],
+            "recorded_label": [s.manifest_label for s in studies],
+            "label_flipped": [s.manifest_label != s.label for s in studies],
+            "omitted_finding": [s.omitted_kind for s in studies],
+        },
+        columns=list(TRUTH_COLUMNS),
+    )
+
+
+def imperfection_counts(studies: list[Study]) -> dict[str, int]:
+    """How many studies are imperfect, for the log and the paper (abnormal = drawn pneumonia or tb)."""
+    return {
+        "n_studies": len(studies),
+        "n_flipped": sum(s.manifest_label != s.label for s in studies),
+        "n_abnormal": sum(s.label != "normal" for s in studies),
+        "n_omissible": sum(bool(omissible(s)) for s in studies),
+        "n_omitted": sum(s.omitted >= 0 for s in studies),
+    }
+
+
 def generate_synthetic(
     out_dir: str | Path,
     n_images: int = 600,
@@ -56,18 +93,31 @@ def generate_synthetic(
     proportions: dict[str, float] | None = None,
     repeat_study_fraction: float = 0.35,
     n_jobs: int = 1,
+    label_noise: float = 0.0,
+    report_omission: float = 0.0,
 ) -> pd.DataFrame:
-    """Write `n_images` PNGs into out_dir and return the manifest (image_id,path,label,patient_id,report).
+    """Write `n_images` PNGs and out_dir/truth.csv; return the manifest (image_id,path,label,patient_id,report).
 
-    Class counts follow `proportions` exactly (largest remainder); `repeat_study_fraction` of the patients
-    have several studies (same class, same anatomy). Paths are out_dir/<image_id>.png as given (keep out_dir
-    relative to the working directory for a portable manifest). PNGs in out_dir that are not part of this dataset
-    are removed, so a smaller rerun leaves no stale images behind.
+    Drawn class counts follow `proportions` exactly (largest remainder); `repeat_study_fraction` of the patients
+    have several studies (same class, same anatomy). Label noise is applied after the proportions: the recorded
+    share of a class with proportion p moves by label_noise (1 - 3p) / 2 in expectation. The exact rules are in
+    cases.add_imperfections and reports.write_report. With both fractions 0 (the defaults here; the workflow's
+    come from the config) the manifest and PNGs are those of the generator before these options existed.
+    `manifest.attrs["imperfection"]` holds `imperfection_counts` (the data log prints them). Paths are
+    out_dir/<image_id>.png as given (keep out_dir relative to the working directory for a portable manifest).
+    PNGs in out_dir that are not part of this dataset are removed, so a smaller rerun leaves no stale images.
     """
     if n_images < 1 or image_size < 16:
         raise ValueError(f"need n_images >= 1 and image_size >= 16, got {n_images} and {image_size}")
     proportions = proportions or {"normal": 0.086, "pneumonia": 0.696, "tb": 0.217}
-    studies = sample_studies(n_images, seed, proportions, repeat_study_fraction)
+    studies = sample_studies(
+        n_images,
+        seed,
+        proportions,
+        repeat_study_fraction,
+        label_noise=label_noise,
+        report_omission=report_omission,
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [(out / f"{s.image_id}.png").as_posix() for s in studies]
@@ -89,17 +139,19 @@ def generate_synthetic(
         {
             "image_id": [s.image_id for s in studies],
             "path": paths,
-            "label": [s.label for s in studies],
+            "label": [s.manifest_label for s in studies],
             "patient_id": [s.patient_id for s in studies],
             "report": [write_report(s) for s in studies],
         },
         columns=list(MANIFEST_COLUMNS),
     )
+    write_csv_atomic(truth_table(studies), out / TRUTH_FILE)
+    manifest.attrs["imperfection"] = imperfection_counts(studies)
     counts = manifest["label"].value_counts().to_dict()
     n_pat = manifest["patient_id"].nunique()
     repeat = (manifest.groupby("patient_id").size() > 1).mean()
     log.info(
-        "synthetic: %d images, %d patients (%.1f%% with repeat studies), classes %s",
+        "synthetic: %d images, %d patients (%.1f%% with repeat studies), recorded classes %s",
         len(manifest),
         n_pat,
         100 * repeat,

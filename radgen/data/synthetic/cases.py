@@ -7,7 +7,7 @@ by (seed, patient, study), so a study does not change when other studies are add
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -83,6 +83,17 @@ class Study:
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     subtle: bool = False
     seed: int = 0  # drawing noise and report wording
+    recorded_label: str = ""  # the manifest's label when label noise flipped it ("": same as `label`)
+    omitted: int = -1  # index in `findings` of the drawn finding the report leaves out (-1: none)
+
+    @property
+    def manifest_label(self) -> str:
+        """The label the manifest records; `label` is the drawn class, which the film and the report show."""
+        return self.recorded_label or self.label
+
+    @property
+    def omitted_kind(self) -> str:
+        return self.findings[self.omitted].kind if self.omitted >= 0 else ""
 
 
 def class_counts(n_images: int, proportions: dict[str, float]) -> dict[str, int]:
@@ -366,12 +377,75 @@ def evolve(findings: list[Finding], rng: np.random.Generator) -> list[Finding]:
     return out
 
 
+INCIDENTAL_KINDS = ("ecg_leads", "nipple_shadows", "skin_fold")
+TB_PRIMARY = (
+    "miliary",
+    "cavity",
+    "fibrosis",
+    "nodules",
+)  # the kind a TB impression is about, first present wins
+
+
+def omissible(study: Study) -> list[int]:
+    """Indices of the findings a report may leave out without contradicting itself or changing the diagnosis.
+
+    Pneumonia: only the effusion (the consolidation is the diagnosis). Tuberculosis: every finding except the
+    primary one (the first of miliary, cavity, fibrosis, nodules that is present: the impression is about it),
+    so a secondary consolidation, nodules beside a cavity or fibrosis, hilar lymphadenopathy, a granuloma, an
+    apical cap or an effusion. Normal studies and incidental objects (ECG leads, nipple shadows, skin folds) never.
+    """
+    if study.label == "pneumonia":
+        return [i for i, f in enumerate(study.findings) if f.kind == "effusion"]
+    if study.label != "tb":
+        return []
+    kinds = [f.kind for f in study.findings]
+    primary = next(k for k in TB_PRIMARY if k in kinds)
+    return [
+        i
+        for i, f in enumerate(study.findings)
+        if f.kind not in INCIDENTAL_KINDS and i != kinds.index(primary)
+    ]
+
+
+def add_imperfections(study: Study, label_noise: float, report_omission: float) -> Study:
+    """Label noise and an omitted finding for one study, drawn from its own stream ([study.seed, 8]).
+
+    Four uniforms are always drawn, so a study's fate does not depend on other studies and a larger fraction only
+    adds imperfect studies to those of a smaller one. The label is flipped when u0 < label_noise, to one of the
+    two other classes with equal probability (u1); a finding from `omissible` is left out of the report when
+    u2 < report_omission (which one: u3, uniformly). Image and report stay those of the drawn class (`label`).
+    """
+    u = np.random.default_rng([study.seed, 8]).random(4)
+    changes: dict[str, object] = {}
+    if u[0] < label_noise:
+        others = [c for c in CLASSES if c != study.label]
+        changes["recorded_label"] = others[int(u[1] * len(others))]
+    candidates = omissible(study)
+    if candidates and u[2] < report_omission:
+        changes["omitted"] = candidates[int(u[3] * len(candidates))]
+    return replace(study, **changes) if changes else study
+
+
 def sample_studies(
-    n_images: int, seed: int, proportions: dict[str, float], repeat_study_fraction: float
+    n_images: int,
+    seed: int,
+    proportions: dict[str, float],
+    repeat_study_fraction: float,
+    *,
+    label_noise: float = 0.0,
+    report_omission: float = 0.0,
 ) -> list[Study]:
-    """All studies of a synthetic dataset, ordered by patient id; no pixels are drawn here."""
+    """All studies of a synthetic dataset, ordered by patient id; no pixels are drawn here.
+
+    Drawn classes follow `proportions` exactly; label noise is applied afterwards (see `add_imperfections`), so
+    the recorded share of class c is p_c (1 - label_noise) + label_noise (1 - p_c) / 2 in expectation. With both
+    fractions 0 the studies are exactly those of the generator before label noise and omissions existed.
+    """
     if not 0 <= repeat_study_fraction < 1:
         raise ValueError(f"repeat_study_fraction must be in [0, 1), got {repeat_study_fraction}")
+    for name, value in (("label_noise", label_noise), ("report_omission", report_omission)):
+        if not 0 <= value <= 1:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
     counts = class_counts(n_images, proportions)
     rng = np.random.default_rng([seed, 0])
     patients = [
@@ -407,4 +481,4 @@ def sample_studies(
                     seed=_seed(srng),
                 )
             )
-    return studies
+    return [add_imperfections(s, label_noise, report_omission) for s in studies]

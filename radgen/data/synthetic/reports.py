@@ -277,9 +277,17 @@ INCIDENTAL = ("ecg_leads", "nipple_shadows", "skin_fold")
 
 
 def write_report(study: Study) -> str:
-    """The report of one study; deterministic for the study."""
+    """The report of one study; deterministic for the study.
+
+    An omitted finding (`study.omitted`, see cases.omissible) loses its sentence and nothing else is said about it:
+    no pertinent negative replaces an omitted effusion, a pneumonia impression drops "with a parapneumonic
+    effusion", and a TB impression is written from the remaining findings (its kind never changes: the primary
+    finding is never omitted). Wording is picked exactly as without the omission, so the report is the full one
+    minus those words.
+    """
     rng = np.random.default_rng([study.seed, 7])
     findings = list(study.findings)
+    omitted = findings[study.omitted] if study.omitted >= 0 else None
     disease = [f for f in findings if f.kind not in INCIDENTAL and f.kind != "effusion"]
     effusions = [f for f in findings if f.kind == "effusion"]
     sentences: list[str] = []
@@ -315,15 +323,20 @@ def write_report(study: Study) -> str:
     else:
         order = {"miliary": 0, "cavity": 1, "nodules": 2, "fibrosis": 3, "consolidation": 4}
         for f in sorted(disease, key=lambda f: order.get(f.kind, 9)):
-            if f.kind == "consolidation":
-                sentences.append(f"Patchy consolidation in {zone_phrase(f.side, f.zones)}.")
-            else:
-                sentences.append(_tb_sentence(f, rng))
-        impressions.append(_tb_impression(disease, study.subtle, rng))
+            text = (
+                f"Patchy consolidation in {zone_phrase(f.side, f.zones)}."
+                if f.kind == "consolidation"
+                else _tb_sentence(f, rng)
+            )
+            if f is not omitted:
+                sentences.append(text)
+        impressions.append(_tb_impression([f for f in disease if f is not omitted], study.subtle, rng))
         if not any(f.kind in ("cavity", "miliary") for f in disease) and rng.random() < 0.4:
             sentences.append(_pick(rng, ["No cavitation.", "No cavity is seen."]))
     for f in effusions:
-        sentences.append(_effusion(f, rng))
+        text = _effusion(f, rng)
+        if f is not omitted:
+            sentences.append(text)
     if not effusions:
         if study.label == "normal":
             sentences.append(
@@ -366,6 +379,6 @@ def write_report(study: Study) -> str:
                 ],
             )
         )
-    elif effusions and study.label == "pneumonia":
+    elif any(f is not omitted for f in effusions) and study.label == "pneumonia":
         impressions[-1] = impressions[-1][:-1] + " with a parapneumonic effusion."
     return f"FINDINGS: {' '.join(sentences)} IMPRESSION: {' '.join(impressions)}"
