@@ -15,6 +15,7 @@ with job_log(snakemake):  # noqa: F821 - injected by Snakemake
         summary=smk.input.summary,
         pooled=smk.input.pooled,
         comparisons=smk.input.comparisons,
+        comparisons_meta=smk.input.get("comparisons_meta"),
         benchmarks=list(smk.input.benchmarks),
         model_summaries=[str(Path(d) / "summary.json") for d in smk.input.models],
     )

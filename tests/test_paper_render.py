@@ -112,6 +112,21 @@ def _write_tree(root: Path, *, optional: bool = True, report_metrics: bool = Tru
                 for v in ("swin_b", "no_gating")
                 for c in ("normal", "pneumonia", "tb")
             ]
+            + [  # the paired macro-AUC test: Swin (variant) significantly lower than RadGen, CI of Swin - RadGen
+                {
+                    "variant": v,
+                    "class": "macro",
+                    "auc": 0.72,
+                    "auc_reference": 0.85,
+                    "delta": -0.13,
+                    "p": 0.001,
+                    "p_holm": 0.002 if v == "swin_b" else 0.6,
+                    "ci_low": -0.2,
+                    "ci_high": -0.05,
+                    "verdict": "lower" if v == "swin_b" else "no significant difference",
+                }
+                for v in ("swin_b", "no_gating")
+            ]
         ).to_csv(res / "metrics" / "comparisons.csv", index=False)
         for v_i, variant in enumerate(FOLD_VALUES):
             for fold in (0, 1):
@@ -177,8 +192,8 @@ def test_main_table_has_mean_std_from_folds_and_bolds_best(tmp_path: Path) -> No
     swin = _row(main, latex.tex(LABELS["swin_b"]))
     # macro-AUC of RadGen: folds 0.90, 0.80 -> mean 0.850, sample std 0.0707 -> 0.071; best of the column.
     assert radgen[1] == r"\textbf{0.850}\,{\scriptsize\textpm{}0.071}"
-    # Swin: 0.70, 0.75 -> 0.725 +- 0.035, not bold.
-    assert swin[1] == r"0.725\,{\scriptsize\textpm{}0.035}"
+    # Swin: 0.70, 0.75 -> 0.725 +- 0.035, not bold; its paired macro-AUC test (p_holm 0.002) marks it.
+    assert swin[1] == r"0.725\textsuperscript{\dag}\,{\scriptsize\textpm{}0.035}"
     # AUC_TB: Swin 0.96/0.90 -> 0.930 is the best, and DeLong p_holm 0.02 < 0.05 marks it.
     assert swin[4] == r"\textbf{0.930}\textsuperscript{\dag}\,{\scriptsize\textpm{}0.042}"
     assert radgen[4] == r"0.900\,{\scriptsize\textpm{}0.071}"
@@ -210,7 +225,7 @@ def test_dataset_table_counts_images_per_class_per_fold(tmp_path: Path) -> None:
 def test_synthetic_notice_in_every_caption(tmp_path: Path) -> None:
     tables, macros, _ = _render(tmp_path)
     captions = re.findall(r"\\caption\{(.{0,40})", tables)
-    assert len(captions) == 6
+    assert len(captions) == 8
     assert all(c.startswith(r"\RGSyntheticCaption ") for c in captions)
     assert "Synthetic data" in macros["RGSyntheticCaption"]
     variables = (tmp_path / "paper" / "variables.tex").read_text()
@@ -221,6 +236,21 @@ def test_real_data_source_has_no_synthetic_notice(tmp_path: Path) -> None:
     _, macros, _ = _render(tmp_path, _config(source="folder"))
     assert macros["RGSyntheticCaption"] == ""
     assert "\\RGSyntheticfalse" in (tmp_path / "paper" / "variables.tex").read_text()
+
+
+@pytest.mark.parametrize(
+    ("verdict", "words"),
+    [
+        ("higher", "significantly below"),
+        ("lower", "significantly above"),
+        ("no significant difference", "not significantly different from"),
+        (None, "not tested against"),
+    ],
+)
+def test_comparative_words_follow_the_test_not_the_means(verdict, words) -> None:
+    from radgen.paper.context import comparative_words
+
+    assert comparative_words(verdict) == words
 
 
 def test_variables_define_text_and_provenance_macros(tmp_path: Path) -> None:
@@ -234,7 +264,10 @@ def test_variables_define_text_and_provenance_macros(tmp_path: Path) -> None:
         "RGBestBaselineLabel": latex.tex(LABELS["swin_b"]),
         "RGBestBaselineMacroAuc": "0.725",
         "RGRefMinusBestBaseline": "+0.125",
-        "RGRefVsBestBaseline": "above",
+        "RGRefVsBestBaseline": "significantly above",  # from the test's verdict, not from the printed means
+        "RGRefMinusBestBaselineLow": "+0.050",
+        "RGRefMinusBestBaselineHigh": "+0.200",
+        "RGNAblationsSigLower": "0",
         "RGBestBaselineNSig": "1",
         "RGBestBaselineDeLongPTb": "$p=0.020$",
         "RGRefPooledMacroAuc": "0.860",
@@ -395,7 +428,9 @@ def test_snakemake_adapter(tmp_path: Path) -> None:
     out = tmp_path / "paper"
     smk = _Named(
         input=_Named(inputs),
-        output=_Named(tables=out / "tables.tex", variables=out / "variables.tex"),
+        output=_Named(
+            tables=out / "tables.tex", variables=out / "variables.tex", methods=out / "methods.tex"
+        ),
         params=_Named(params),
         config=_config(),
         log=[tmp_path / "render.log"],
@@ -414,3 +449,4 @@ def test_snakemake_adapter(tmp_path: Path) -> None:
     macros = _macros((out / "variables.tex").read_text())
     assert macros["RGRefMacroAuc"] == "0.850" and macros["RGRefNParams"] == r"1.5\,M"
     assert "wrote" in (tmp_path / "render.log").read_text()
+    assert r"\section{Method}" in (out / "methods.tex").read_text()

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from radgen.constants import CLASSES
-from radgen.evaluate.labeler import CE_METRICS, MAIN_FINDING_METRIC
+from radgen.evaluate.labeler import CE_FINDINGS_METRICS, CE_METRICS, MAIN_FINDING_METRIC
 from radgen.evaluate.reports import REPORT_METRICS as _NLG_METRICS
 from radgen.paper import latex
 from radgen.paper.methods import methods_context
@@ -33,7 +33,13 @@ CLASS_LABELS: dict[str, str] = {"normal": "Normal", "pneumonia": "Pneumonia", "t
 SIGNIFICANCE_LEVEL = 0.05
 DIGITS = 3
 # The evaluation stage owns the metric names; the paper only lists them in its own order.
-REPORT_METRICS: tuple[str, ...] = (*_NLG_METRICS, "METEOR", *CE_METRICS, MAIN_FINDING_METRIC)
+REPORT_METRICS: tuple[str, ...] = (
+    *_NLG_METRICS,
+    "METEOR",
+    *CE_METRICS,
+    *CE_FINDINGS_METRICS,
+    MAIN_FINDING_METRIC,
+)
 DELTA_METRICS: tuple[str, ...] = (
     "macro_auc",
     "macro_f1",
@@ -94,8 +100,14 @@ REPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ce_recall_micro", "CE-R"),
     ("ce_f1_micro", "CE-F1"),
     ("ce_f1_macro", r"CE-F1\textsubscript{macro}"),
+    ("ce_findings_f1_micro", r"CE-F1\textsubscript{find}"),
     (MAIN_FINDING_METRIC, "MF"),
 )
+# Reference rows of the report table (radgen.evaluate.floors): what class information alone, and no information, buy.
+FLOOR_LABELS: dict[str, str] = {
+    "floor_same_class": "Floor: a random training report of the true class",
+    "floor_random": "Floor: a random training report",
+}
 ABLATION_METRICS: tuple[tuple[str, str], ...] = (
     ("macro_auc", "Macro-AUC"),
     ("macro_f1", "Macro-F1"),
@@ -141,6 +153,7 @@ class PaperInputs:
     summary: Path
     pooled: Path | None = None
     comparisons: Path | None = None
+    comparisons_meta: Path | None = None
     benchmarks: dict[tuple[str, int], Path] = field(default_factory=dict)
     model_summaries: dict[tuple[str, int], Path] = field(default_factory=dict)
     data_notes: list[str] = field(
@@ -157,6 +170,8 @@ class PaperInputs:
         comparisons: str | Path | None = None,
         benchmarks: Iterable[str | Path] = (),
         model_summaries: Iterable[str | Path] = (),
+        comparisons_meta: str | Path | None = None,
+        data_notes: Iterable[str] = (),
     ) -> PaperInputs:
         """Build from flat path lists; variant and fold are parsed from the benchmark / summary.json paths."""
         return cls(
@@ -165,6 +180,8 @@ class PaperInputs:
             summary=Path(summary),
             pooled=Path(pooled) if pooled else None,
             comparisons=Path(comparisons) if comparisons else None,
+            comparisons_meta=Path(comparisons_meta) if comparisons_meta else None,
+            data_notes=list(data_notes),
             benchmarks=_index_paths(benchmarks, _BENCH_RE, "benchmark"),
             model_summaries=_index_paths(model_summaries, _MODEL_SUMMARY_RE, "model summary"),
         )
@@ -179,6 +196,7 @@ class PaperInputs:
             summary=r / "metrics" / "summary.csv",
             pooled=r / "metrics" / "pooled.csv",
             comparisons=r / "metrics" / "comparisons.csv",
+            comparisons_meta=r / "metrics" / "comparisons.json",
             benchmarks=sorted((r / "benchmarks" / "train").glob("*/fold*.tsv")),
             model_summaries=sorted((r / "models").glob("*/fold*/summary.json")),
         )
@@ -324,16 +342,27 @@ def _class_key(name: str) -> str:
 
 
 def load_comparisons(path: Path | None) -> dict[str, dict[str, dict[str, float | None]]]:
-    """comparisons.csv -> {variant: {class: {auc, auc_reference, delta, z, p, p_holm}}}; empty when absent."""
+    """comparisons.csv -> {variant: {class: {auc, auc_reference, delta, z, p, p_holm, ci_low, ci_high, verdict}}}.
+
+    ``verdict`` (higher | lower | no significant difference: the variant against the reference, at the Holm-adjusted
+    level) is what the text's comparative words follow; empty when the file is absent."""
     cols = ("variant", "class", "auc", "auc_reference", "delta", "z", "p", "p_holm")
     df = _read_csv(path, cols, required=False, dtype={"variant": str, "class": str})
-    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    out: dict[str, dict[str, Any]] = {}
     if df is not None:
         for rec in df.to_dict("records"):
-            out.setdefault(str(rec["variant"]), {})[_class_key(str(rec["class"]))] = {
-                c: _f(rec[c]) for c in cols[2:]
-            }
+            row: dict[str, Any] = {c: _f(rec.get(c)) for c in (*cols[2:], "ci_low", "ci_high")}
+            verdict = rec.get("verdict")
+            row["verdict"] = verdict if isinstance(verdict, str) and verdict else None
+            out.setdefault(str(rec["variant"]), {})[_class_key(str(rec["class"]))] = row
     return out
+
+
+def load_comparisons_meta(path: Path | None) -> dict[str, Any]:
+    """comparisons.json (alpha, Holm families and their sizes, resampling unit); empty when absent."""
+    if path is None or not Path(path).is_file():
+        return {}
+    return json.loads(Path(path).read_text())
 
 
 def load_benchmarks(paths: Mapping[tuple[str, int], Path]) -> dict[str, list[dict[str, float | None]]]:
@@ -505,7 +534,9 @@ def build_tables(
     gen = [v for v in variants if any(_has_any(summary, k, [v]) for k in report_keys)]
     rep_rows = _rows(gen, summary, comparisons, report_keys, reference)
     _mark_best(rep_rows, report_keys)
-    report = {"columns": _columns(report_spec), "groups": [rep_rows] if rep_rows else []}
+    floors = [Variant(name, label, "floor") for name, label in FLOOR_LABELS.items() if name in summary]
+    floor_rows = _rows(floors, summary, {}, report_keys, reference)
+    report = {"columns": _columns(report_spec), "groups": [g for g in (rep_rows, floor_rows) if g]}
 
     # Sensitivity / specificity of every variant, grouped as in the paper.
     ss_keys = [k for k, _ in SENS_SPEC_COLUMNS]
@@ -595,9 +626,10 @@ def build_context(
     summary = load_summary(inputs.summary)
     pooled = load_pooled(inputs.pooled)
     comparisons = load_comparisons(inputs.comparisons)
+    comparisons_meta = load_comparisons_meta(inputs.comparisons_meta)
     benchmarks = load_benchmarks(inputs.benchmarks)
     models = load_model_summaries(inputs.model_summaries)
-    unknown = sorted(set(summary) - {v.name for v in variants})
+    unknown = sorted(set(summary) - {v.name for v in variants} - set(FLOOR_LABELS))
     if unknown:
         log.warning(
             "summary.csv has variants not in the config, left out of the paper: %s", ", ".join(unknown)
@@ -618,6 +650,7 @@ def build_context(
     _provenance_macros(reg, config, models, repo_dir)
     _result_macros(reg, variants, reference, summary, pooled, comparisons)
     _headline_macros(reg, variants, reference, summary, pooled, comparisons)
+    _comparison_macros(reg, comparisons_meta)
     _compute_macros(reg, tables["compute"]["groups"], reference)
     return {
         "methods": methods_context(config, variant_set(config)),
@@ -630,6 +663,7 @@ def build_context(
         "macros": reg.macros,
         "significance_level": SIGNIFICANCE_LEVEL,
         "has_comparisons": bool(comparisons),
+        "comparisons_meta": comparisons_meta,
         "has_baselines": any(v.group == "baseline" for v in variants),
         "has_ablations": any(v.group == "ablation" for v in variants),
         "has_benchmarks": bool(benchmarks),
@@ -862,13 +896,15 @@ def _headline_macros(
     )
     diff = None if best_auc is None or ref_auc is None else ref_auc - best_auc
     reg.add(("RefMinusBestBaseline",), latex.signed(diff, DIGITS), "reference minus best baseline, macro-AUC")
-    if diff is None:
-        word = "not comparable with"
-    else:
-        d = round(diff, DIGITS)
-        word = "above" if d > 0 else "below" if d < 0 else "equal to"
-    reg.add(("RefVsBestBaseline",), word, "above / below / equal to, at printed precision")
     comp = comparisons.get(best.name, {}) if best else {}
+    macro = comp.get("macro", {})
+    reg.add(
+        ("RefVsBestBaseline",), comparative_words(macro.get("verdict")), "paired test of macro-AUC (Holm)"
+    )
+    low, high = macro.get("ci_low"), macro.get("ci_high")  # CI of best baseline minus reference
+    reg.add(("RefMinusBestBaselineLow",), latex.signed(None if high is None else -high, DIGITS), "its CI low")
+    reg.add(("RefMinusBestBaselineHigh",), latex.signed(None if low is None else -low, DIGITS), "its CI high")
+    reg.add(("RefVsBestBaselineP",), _pexpr(macro.get("p_holm")), "Holm-adjusted p of that test")
     n_sig = sum(1 for c in CLASSES if _is_sig(comp.get(c, {}).get("p_holm")))
     reg.add(
         ("BestBaselineNSig",),
@@ -917,8 +953,39 @@ def _headline_macros(
     reg.add(
         ("NAblationsWorse",),
         latex.integer(n_worse) if deltas else "--",
-        "ablations whose macro-AUC is below the reference's",
+        "ablations whose mean macro-AUC is below the reference's (descriptive, no test)",
     )
+    verdicts = [comparisons.get(v.name, {}).get("macro", {}).get("verdict") for _, v in deltas]
+    for key, verdict in (("NAblationsSigLower", "lower"), ("NAblationsSigHigher", "higher")):
+        reg.add(
+            (key,),
+            latex.integer(sum(x == verdict for x in verdicts)) if comparisons else "--",
+            f"ablations whose macro-AUC is significantly {verdict} than the reference's (paired test, Holm)",
+        )
+
+
+def comparative_words(verdict: str | None) -> str:
+    """How the text compares the reference with a variant, from the paired test's verdict on the variant.
+
+    The verdict is the variant's (higher / lower than the reference); the words are the reference's, so they flip.
+    "Above" or "below" is written only when the Holm-adjusted test says so."""
+    return {
+        "higher": "significantly below",
+        "lower": "significantly above",
+        "no significant difference": "not significantly different from",
+    }.get(verdict or "", "not tested against")
+
+
+def _comparison_macros(reg: MacroRegistry, meta: Mapping[str, Any]) -> None:
+    """What the Metrics paragraph states about the tests: level, unit, resamples, Holm families and their sizes."""
+    families = meta.get("families") or {}
+    per_class = next((f for name, f in families.items() if "class" in name.lower()), {})
+    macro = next((f for name, f in families.items() if "macro" in name.lower()), {})
+    reg.add(("TestUnit",), latex.tex(meta.get("unit", "image")), "resampling unit of CIs and tests")
+    reg.add(
+        ("NHolmClassTests",), latex.integer(per_class.get("n_tests")), "size of the per-class DeLong family"
+    )
+    reg.add(("NHolmMacroTests",), latex.integer(macro.get("n_tests")), "size of the macro-AUC family")
 
 
 def _compute_macros(reg: MacroRegistry, groups: list[list[dict[str, Any]]], reference: Variant) -> None:

@@ -250,8 +250,22 @@ def macro_name(*parts: Any, prefix: str = "RG") -> str:
     return name
 
 
+def setting(value: Any) -> str:
+    """A configuration value as a table cell: yes/no, lists joined, numbers in short form, text escaped."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return MISSING
+    if isinstance(value, list | tuple):
+        return ", ".join(setting(v) for v in value) if value else "none"
+    if isinstance(value, float):
+        return tex(f"{value:g}")
+    return tex(value)
+
+
 FILTERS = {
     "tex": tex,
+    "setting": setting,
     "num": num,
     "signed": signed,
     "pm": pm,

@@ -24,7 +24,7 @@ def _component(block: Mapping[str, Any] | None, width_key: str, layers_key: str)
         return None
     overrides = block.get("config_overrides") or {}
     return {
-        "name": block.get("name"),
+        "name": block.get("name") or "(unnamed)",
         "pretrained": bool(block.get("pretrained", False)),
         "width": overrides.get(width_key),
         "layers": overrides.get(layers_key),

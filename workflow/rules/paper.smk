@@ -8,6 +8,7 @@ rule render_paper:
         summary="results/metrics/summary.csv",
         pooled="results/metrics/pooled.csv",
         comparisons="results/metrics/comparisons.csv",
+        comparisons_meta="results/metrics/comparisons.json",
         benchmarks=all_fold_files("results/benchmarks/train/{variant}/fold{fold}.tsv"),
         models=all_fold_files("results/models/{variant}/fold{fold}"),
         templates=sorted(
