@@ -348,7 +348,11 @@ def test_summary_without_required_column_is_named(tmp_path: Path) -> None:
 
 def test_render_leaves_no_temporary_files(tmp_path: Path) -> None:
     _render(tmp_path)
-    assert sorted(p.name for p in (tmp_path / "paper").iterdir()) == ["tables.tex", "variables.tex"]
+    assert sorted(p.name for p in (tmp_path / "paper").iterdir()) == [
+        "methods.tex",
+        "tables.tex",
+        "variables.tex",
+    ]
 
 
 def test_macro_registry_refuses_collisions() -> None:

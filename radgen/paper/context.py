@@ -73,6 +73,7 @@ HEADLINE_METRICS: tuple[str, ...] = (
     "CIDEr",
     "ce_f1_micro",
     "ce_f1_macro",
+    "ce_findings_f1_micro",
     MAIN_FINDING_METRIC,
 )
 CI_LEVEL = 95  # percentile bootstrap intervals of pooled.csv (CONTRACTS.md)
@@ -823,7 +824,13 @@ def _result_macros(
     pooled: Mapping[str, Any],
     comparisons: Mapping[str, Any],
 ) -> None:
-    """Per variant: every metric's mean and std, pooled value with CI, DeLong p vs the reference, Δ vs reference."""
+    """Per variant: every metric's mean and std, pooled value with CI, DeLong p vs the reference, Δ vs reference.
+
+    The report-metric floors get their means too (the text compares the generated reports with them)."""
+    for name in FLOOR_LABELS:
+        for metric in REPORT_METRICS:
+            s = summary.get(name, {}).get(metric, {})
+            reg.add((name, metric), latex.num(s.get("mean"), DIGITS), f"{name} {metric} mean over folds")
     for v in variants:
         reg.add((v.name, "Label"), latex.tex(v.label), f"label of variant {v.name}")
         for metric, s in sorted(summary.get(v.name, {}).items()):

@@ -260,7 +260,7 @@ def setting(value: Any) -> str:
         return ", ".join(setting(v) for v in value) if value else "none"
     if isinstance(value, float):
         return tex(f"{value:g}")
-    return tex(value)
+    return tex(value).replace(r"\_", r"\_\allowbreak{}").replace("/", r"/\allowbreak{}")  # long model ids
 
 
 FILTERS = {

@@ -52,12 +52,12 @@ def render_paper(
     repo_dir: str | Path = ".",
 ) -> dict[str, Any]:
     """Render every file; returns the context (tests inspect it). All are rendered before any is written."""
-    jobs = {
+    jobs = {  # methods.tex goes next to tables.tex unless told otherwise: main.tex inputs all three
         Path(variables_template or DEFAULT_TEMPLATE_DIR / VARIABLES_TEMPLATE): variables_out,
         Path(tables_template or DEFAULT_TEMPLATE_DIR / TABLES_TEMPLATE): tables_out,
+        Path(methods_template or DEFAULT_TEMPLATE_DIR / METHODS_TEMPLATE): methods_out
+        or Path(tables_out).with_name("methods.tex"),
     }
-    if methods_out is not None:
-        jobs[Path(methods_template or DEFAULT_TEMPLATE_DIR / METHODS_TEMPLATE)] = methods_out
     for t in jobs:
         if not t.is_file():
             raise FileNotFoundError(f"paper template not found: {t}")
