@@ -40,6 +40,8 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 REPORT_TOKENIZER_DIR = "tokenizer_report"
 TEXT_TOKENIZER_DIR = "tokenizer_text"
+# buffers a checkpoint written before they existed may lack; they load as their initial value (zeros = the old rule)
+OPTIONAL_BUFFERS = frozenset({"prior_logit_adjust"})
 FUSION_TYPES = ("cross_attention", "concat", "early", "late", "none")
 
 hf_logging.set_verbosity_error()  # weight-loading chatter would drown the training logs
@@ -136,6 +138,11 @@ class RadGenModel(nn.Module):
         if self.fusion_type in ("cross_attention", "concat") and fusion_cfg.get("gate", True):
             self.gate = Gate(dim)
         self.head = ClassifierHead(head_in, hidden, dropout, len(CLASSES))
+        # offsets added to the class logits at prediction time (never in training), set by the trainer to
+        # log(natural prior / effective training prior) (radgen.train.priors): undoes the sampler + weighted-CE
+        # double correction so that `predict` returns posteriors under the training part's class frequencies.
+        # Late fusion: added to the final logits, i.e. the log of the averaged branch probabilities
+        self.register_buffer("prior_logit_adjust", torch.zeros(len(CLASSES)))
         # image tagger: a linear classifier on z_img whose (detached) probabilities condition the report generator
         self.tagger = (
             nn.Linear(dim, len(CLASSES))
@@ -311,6 +318,8 @@ class RadGenModel(nn.Module):
     ) -> tuple[torch.Tensor, list[str]]:
         """Class probabilities [B,3] and the report text the text branch read ('' for image-only models).
 
+        The probabilities are softmax(logits + prior_logit_adjust): posteriors under the natural class prior,
+        so that their argmax is the Bayes decision (zero offsets for a model trained without class weighting).
         With a generator the text branch reads ONLY the generated reports; `reports` is for models without
         one (report_only, early/late fusion read another variant's generated reports).
         """
@@ -331,8 +340,8 @@ class RadGenModel(nn.Module):
                 texts = [r if isinstance(r, str) else "" for r in reports]
             if self.text_encoder is not None:
                 text_in = self.tokenize_text(texts)
-            logits = self(images=images, text=text_in)["logits"]
-            return F.softmax(logits.float(), dim=-1), texts
+            logits = self(images=images, text=text_in)["logits"].float() + self.prior_logit_adjust
+            return F.softmax(logits, dim=-1), texts
         finally:
             self.train(was_training)
 
@@ -409,7 +418,11 @@ class RadGenModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> RadGenModel:
-        """Rebuild from config.json (no hub access) and load model.safetensors strictly; never unpickles."""
+        """Rebuild from config.json (no hub access) and load model.safetensors strictly; never unpickles.
+
+        Strict except for OPTIONAL_BUFFERS: a checkpoint saved before `prior_logit_adjust` existed loads with
+        zero offsets, i.e. with exactly the probabilities it produced then (no format bump needed).
+        """
         d = Path(directory)
         cfg = cls.check_checkpoint(d)
         tokenizers = {}
@@ -429,7 +442,14 @@ class RadGenModel(nn.Module):
             metadata=cfg.get("metadata"),
         )
         try:
-            load_model(model, str(d / WEIGHTS_FILE), strict=True, device=str(map_location))
+            missing, unexpected = load_model(
+                model, str(d / WEIGHTS_FILE), strict=False, device=str(map_location)
+            )
+            missing = sorted(set(missing) - OPTIONAL_BUFFERS)
+            if missing or unexpected:
+                raise RuntimeError(
+                    f"missing tensors {missing[:5]}, unexpected tensors {sorted(unexpected)[:5]}"
+                )
         except Exception as err:  # noqa: BLE001 - safetensors/torch errors for truncated or mismatched files
             raise CorruptCheckpointError(
                 f"{d / WEIGHTS_FILE} cannot be loaded into the model of {d / CONFIG_FILE} "

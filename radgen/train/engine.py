@@ -5,6 +5,11 @@ gradient clipping, L = L_cls + report_loss_weight · L_report, class weights N/(
 (weighted sampler + weighted CE), text encoder frozen for the first `freeze_text_encoder_epochs` epochs, early
 stopping on inner-val macro-AUC computed from GENERATED reports, best epoch restored, AMP on CUDA.
 
+Decision rule: sampler and weighted CE together train the softmax under an effective prior ∝ 1/n_c, so the saved
+model carries `prior_logit_adjust` = log(natural prior / effective prior) of the inner-train part
+(radgen.train.priors), added to the logits by `RadGenModel.predict`: inner-val AUC, the prediction CSVs and the
+CLI see posteriors under the training part's class frequencies, and their argmax is the Bayes decision.
+
 Determinism and resume: every epoch's randomness (sampler, augmentation, dropout, text mixing) is re-seeded
 from (seed, epoch), and the checkpoint written after each epoch holds model, optimizer, scheduler, scaler,
 RNG and early-stopping state; a rerun after a kill resumes from it and ends bit-for-bit equal on CPU.
@@ -36,6 +41,7 @@ from radgen.models import RadGenModel, build_model
 from radgen.train.checkpoint import find_state, load_model_tensors, load_state, save_model_tensors, save_state
 from radgen.train.data import FoldData, Split, augment, class_weights, to_float
 from radgen.train.metrics import macro_auc
+from radgen.train.priors import training_priors
 from radgen.variants import GROUND_TRUTH
 
 log = logging.getLogger("radgen.train")
@@ -307,6 +313,9 @@ def train_fold(
     cw = class_weights(train.labels)
     ce_weight = torch.tensor(cw, dtype=torch.float32, device=device) if weighting else None
     sample_weights = torch.tensor(cw[train.labels], dtype=torch.double)
+    # class_weighting switches both corrections; predictions undo both (before the EMA copies the buffers)
+    priors = training_priors(train.labels, sampler_weighting=weighting, loss_weighting=weighting)
+    model.prior_logit_adjust.copy_(torch.tensor(priors.offset, dtype=torch.float32))
     if model.tagger is not None:
         model.tag_logit_adjust.copy_(
             torch.tensor(
@@ -555,11 +564,14 @@ def train_fold(
         "n_train": len(train),
         "n_val": len(val),
         "class_weights": [round(float(w), 6) for w in cw],
+        **priors.as_dict(),
         "early_stopped": bool(state["stopped"]) and int(state["epoch"]) < epochs,
         "resumed_from_epoch": state.get("resumed_from"),
         "torch_threads": torch.get_num_threads(),
     }
-    model.metadata.update({"best_epoch": summary["best_epoch"], "class_weights": summary["class_weights"]})
+    model.metadata.update(
+        {"best_epoch": summary["best_epoch"], "class_weights": summary["class_weights"], **priors.as_dict()}
+    )
     _write_output(Path(output_dir), model, state["log"], summary)
     if ckpt is not None and not keep_checkpoints:
         shutil.rmtree(ckpt, ignore_errors=True)
