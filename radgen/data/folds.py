@@ -256,9 +256,9 @@ def check_every_class(
     for cls in dict.fromkeys(cls for _, _, cls in found):
         where = [f"fold {f} {part}" for f, part, c in found if c == cls]
         log.warning(
-            "class %s (%d patient(s)) is missing from %d fold part(s): %s. folds.allow_missing_class is true, "
-            "so folds were written anyway: results for these folds ignore %s (class weight 0 when training, "
-            "no AUC when held out, undefined macro-AUC for early stopping).",
+            "class %s (%d patient(s)) is missing from %d fold part(s): %s (allowed by "
+            "folds.allow_missing_class: there %s trains with class weight 0, has no AUC or leaves early "
+            "stopping's macro-AUC undefined)",
             cls,
             patients.get(cls, 0),
             len(where),
