@@ -1,9 +1,11 @@
-"""Snakemake adapter: data config -> results/data/manifest.csv (synthetic PNGs into output.images)."""
+"""Snakemake adapter: data config -> results/data/manifest.csv (synthetic PNGs into output.images), and the
+manifest's validity warnings (e.g. no patient ids) in output.warnings."""
 
 from radgen.data.ingest import build_manifest
-from radgen.runlog import job_log
+from radgen.data.validity import write_warnings
+from radgen.runlog import collect_warnings, job_log
 
-with job_log(snakemake) as log:  # noqa: F821 - injected by Snakemake
+with job_log(snakemake) as log, collect_warnings() as warnings:  # noqa: F821 - injected by Snakemake
     outputs = dict(snakemake.output.items())  # noqa: F821
     manifest = build_manifest(
         snakemake.params.data,  # noqa: F821
@@ -22,3 +24,4 @@ with job_log(snakemake) as log:  # noqa: F821 - injected by Snakemake
             counts["n_abnormal"],
             counts["n_omissible"],
         )
+    write_warnings(outputs["warnings"], "manifest", warnings)

@@ -29,7 +29,7 @@ def test_defaults_are_filled_in():
     del config["folds"]
     del config["data"]["synthetic"]
     validate_config(config)
-    assert config["folds"] == {"k": 5, "seed": 0, "inner_val_fraction": 0.15}
+    assert config["folds"] == {"k": 5, "seed": 0, "inner_val_fraction": 0.15, "allow_missing_class": False}
     assert config["data"]["synthetic"]["n_images"] == 900
 
 

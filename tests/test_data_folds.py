@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from radgen.data.folds import FoldLeakageError, check_no_patient_leakage, fold_summary, make_folds
+from radgen.data.folds import (
+    FoldLeakageError,
+    MissingClassError,
+    check_every_class,
+    check_no_patient_leakage,
+    fold_summary,
+    make_folds,
+    missing_classes,
+)
 from radgen.data.synthetic import sample_studies
 
 
@@ -124,3 +133,86 @@ def test_tiny_dataset_still_has_inner_val_of_every_class():
         for held_out in range(k):
             part = merged[merged["fold"] != held_out]
             assert set(part.loc[part["inner"] == "val", "label"]) == {"normal", "pneumonia", "tb"}
+
+
+def _tiny(n_per_class: dict[str, int]) -> pd.DataFrame:
+    """One image per patient, n_per_class[c] patients of class c."""
+    labels = [c for c, n in n_per_class.items() for _ in range(n)]
+    ids = [f"{c}{i}" for c, n in n_per_class.items() for i in range(n)]
+    return pd.DataFrame({"image_id": ids, "label": labels, "patient_id": ids})
+
+
+# k = 2, hand-built: fold 0 = a (normal, train), b (pneumonia, val), c (tb, train);
+#                    fold 1 = d (normal, val), e (pneumonia, train), f (pneumonia, val)
+HAND_MANIFEST = pd.DataFrame(
+    {
+        "image_id": list("abcdef"),
+        "label": ["normal", "pneumonia", "tb", "normal", "pneumonia", "pneumonia"],
+        "patient_id": list("abcdef"),
+    }
+)
+HAND_FOLDS = pd.DataFrame(
+    {
+        "image_id": list("abcdef"),
+        "fold": [0, 0, 0, 1, 1, 1],
+        "inner": ["train", "val", "train", "val", "train", "val"],
+    }
+)
+# held out 0: trains on {d, e, f} (no tb; inner-train {e} has no normal, inner-val {d, f} is complete);
+# held out 1: {d, e, f} evaluated without tb; inner-train {a, c} has no pneumonia, inner-val {b} only pneumonia
+HAND_MISSING = {
+    (0, "training", "tb"),
+    (0, "inner-train", "normal"),
+    (1, "held-out", "tb"),
+    (1, "inner-train", "pneumonia"),
+    (1, "inner-val", "normal"),
+    (1, "inner-val", "tb"),
+}
+
+
+def test_missing_classes_of_a_hand_built_table():
+    assert set(missing_classes(HAND_MANIFEST, HAND_FOLDS, 2)) == HAND_MISSING
+    # no inner split at all: only held-out and training parts are checked
+    no_val = HAND_FOLDS.assign(inner="train")
+    assert set(missing_classes(HAND_MANIFEST, no_val, 2)) == {(0, "training", "tb"), (1, "held-out", "tb")}
+    # a class absent from the whole manifest is ingestion's business, not a fold's
+    only_two = HAND_MANIFEST[HAND_MANIFEST["label"] != "tb"]
+    assert all(cls != "tb" for _, _, cls in missing_classes(only_two, HAND_FOLDS, 2))
+
+
+def test_missing_class_refused_with_fold_part_class_and_remedy():
+    with pytest.raises(MissingClassError) as err:
+        check_every_class(HAND_MANIFEST, HAND_FOLDS, 2)
+    text = str(err.value)
+    for fold, part, cls in HAND_MISSING:
+        assert f"fold {fold} {part} part" in text and f"no {cls} image" in text
+    assert text.count("\n  - ") == len(HAND_MISSING)
+    assert "folds.k" in text and "folds.allow_missing_class: true" in text
+
+
+def test_missing_class_allowed_warns_per_class(caplog):
+    with caplog.at_level(logging.WARNING, logger="radgen"):
+        check_every_class(HAND_MANIFEST, HAND_FOLDS, 2, allow_missing_class=True)
+    warned = {r.getMessage().split()[1]: r.getMessage() for r in caplog.records}
+    assert set(warned) == {"tb", "normal", "pneumonia"}
+    assert "fold 0 training" in warned["tb"] and "fold 1 held-out" in warned["tb"]
+    assert "fold 1 inner-val" in warned["tb"] and "fold 0 inner-train" not in warned["tb"]
+
+
+def test_three_tb_patients_for_five_folds():
+    """The issue's case: some folds cannot hold out tb (and some training parts lack it in an inner split)."""
+    small = _tiny({"normal": 15, "pneumonia": 15, "tb": 3})
+    with pytest.raises(MissingClassError, match=r"fold \d held-out part .* no tb image \(tb: 3 patient"):
+        make_folds(small, k=5, seed=0)
+    folds = make_folds(small, k=5, seed=0, allow_missing_class=True)
+    merged = small.merge(folds, on="image_id")
+    without_tb = sorted(set(range(5)) - set(merged.loc[merged["label"] == "tb", "fold"]))
+    assert len(without_tb) >= 2  # 3 patients, 5 folds
+    assert {f for f, part, cls in missing_classes(small, folds, 5) if part == "held-out"} == set(without_tb)
+
+
+def test_enough_patients_of_every_class_pass_silently(caplog):
+    small = _tiny({"normal": 10, "pneumonia": 10, "tb": 10})
+    with caplog.at_level(logging.WARNING, logger="radgen"):
+        folds = make_folds(small, k=5, seed=0)
+    assert missing_classes(small, folds, 5) == [] and not caplog.records

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PIL import Image
 from radgen.data.ingest import (
     IngestError,
     build_manifest,
+    folder_inputs,
     image_id_from,
     ingest,
     normalize_label,
@@ -214,3 +216,46 @@ def test_reports_required_follows_variants():
     assert reports_required(
         {**base, "variants": {"img": {}, "txt": {"model": {"text_encoder": {"enabled": True}}}}}
     )
+
+
+def test_folder_inputs_list_exactly_the_images_and_reports(tree):
+    """The manifest rule's input for a folder source: what ingestion reads, nothing it ignores."""
+    expected = [
+        "data/xray/NORMAL/n1.png",
+        "data/xray/NORMAL/sub/n2.png",
+        "data/xray/Pneumonia/p1.png",
+        "data/xray/Pneumonia/p2.png",
+        "data/xray/Pneumonia/p3.jpg",
+        "data/xray/Tuberculosis/t1.png",
+        "data/xray/Tuberculosis/t2.png",
+        "data/xray/reports.csv",
+    ]
+    assert folder_inputs("data/xray") == expected
+    assert folder_inputs("data/nowhere") == ["data/nowhere"]  # Snakemake then names the missing input
+
+
+@pytest.mark.skipif(os.sep == "\\", reason="on Windows a backslash is a path separator")
+def test_reports_match_file_names_with_a_backslash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "data"
+    save(root / "NORMAL" / "a\\b.png")
+    save(root / "NORMAL" / "x\\y.png")
+    save(root / "NORMAL" / "sub" / "c.png")
+    save(root / "Pneumonia" / "p.png")
+    save(root / "TB" / "t.png")
+    pd.DataFrame(
+        {
+            # a bare name and a path holding a backslash; Windows-style separators still work
+            "filename": ["a\\b.png", "NORMAL/x\\y.png", "NORMAL\\sub\\c.png", "p.png", "TB/t.png"],
+            "report": ["R1", "R2", "R3", "R4", "R5"],
+        }
+    ).to_csv(root / "reports.csv", index=False)
+    m = ingest("folder", "data", require_reports=True)
+    reports = dict(zip(m["path"], m["report"], strict=True))
+    assert reports == {
+        "data/NORMAL/a\\b.png": "R1",
+        "data/NORMAL/x\\y.png": "R2",
+        "data/NORMAL/sub/c.png": "R3",
+        "data/Pneumonia/p.png": "R4",
+        "data/TB/t.png": "R5",
+    }

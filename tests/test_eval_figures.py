@@ -6,13 +6,22 @@ import runpy
 from pathlib import Path
 from types import SimpleNamespace
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from radgen.constants import CLASSES
-from radgen.evaluate.figures import FIGURE_NAMES, _pick_examples, make_figures, read_train_logs, reliability
+from radgen.evaluate.figures import (
+    FIGURE_NAMES,
+    _pick_examples,
+    make_figures,
+    plot_calibration,
+    plot_roc,
+    read_train_logs,
+    reliability,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,3 +152,24 @@ def test_figures_through_the_script_adapter(tmp_path: Path) -> None:
     )
     runpy.run_path(str(ROOT / "scripts" / "evaluate_figures.py"), init_globals={"snakemake": smk})
     _check_outputs(tmp_path / "figures", [Path(p) for p in outputs])
+
+
+def test_variant_labels_with_dollars_print_literally(tmp_path: Path) -> None:
+    """'$' in a label is text, not mathtext: an invalid formula ('$x^$') must not crash the figures and a valid
+    pair ('$x^2$') must not turn into a superscript."""
+    res = _results(tmp_path)
+    labels = {"radgen": "a $x^2$ b $", "densenet121": r"c $x^$ d \frac $y$"}
+    for plot in (plot_roc, plot_calibration):
+        fig = plot(res["pooled"], "radgen", None, labels)
+        fig.canvas.draw()  # mathtext is parsed here: raised ValueError for '$x^$'
+        shown = [
+            t._preprocess_math(t.get_text())  # what matplotlib draws, and whether as math
+            for ax in fig.axes
+            if ax.get_legend() is not None
+            for t in ax.get_legend().get_texts()
+        ]
+        for label in labels.values():
+            assert any(not math and text.startswith(label) for text, math in shown), (label, shown)
+        plt.close(fig)
+    written = make_figures(res["pooled"], tmp_path / "figures", labels=labels, manifest=res["manifest"])
+    _check_outputs(tmp_path / "figures", written)

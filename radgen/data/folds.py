@@ -29,6 +29,20 @@ class FoldLeakageError(ValueError):
     """A folds table in which a patient could be seen in training and in evaluation."""
 
 
+class MissingClassError(ValueError):
+    """A fold part without a class: trained with class weight 0, stopped early on an undefined macro-AUC, or
+    evaluated without an AUC for it, all silently."""
+
+
+# what each part of fold f is, for messages
+PARTS = {
+    "held-out": "the images held out and evaluated",
+    "training": "every other fold",
+    "inner-train": "the training part's inner train split, fitted on",
+    "inner-val": "the training part's inner validation split, used for early stopping",
+}
+
+
 def _patients(manifest: pd.DataFrame) -> pd.DataFrame:
     """One row per patient (sorted ids): size and stratum (majority label, ties broken by class order)."""
     codes, ids = pd.factorize(manifest["patient_id"].astype(str), sort=True)
@@ -105,13 +119,19 @@ def _assign_inner(
 
 
 def make_folds(
-    manifest: pd.DataFrame, k: int = 5, seed: int = 0, inner_val_fraction: float = 0.15
+    manifest: pd.DataFrame,
+    k: int = 5,
+    seed: int = 0,
+    inner_val_fraction: float = 0.15,
+    allow_missing_class: bool = False,
 ) -> pd.DataFrame:
     """image_id,fold,inner for every manifest row: fold = the fold in which the image is held out; inner = its
     role (train | val, for early stopping) whenever its fold is part of the training data.
 
     Stratified by label, grouped by patient (no patient in two folds, no patient in both inner roles);
-    deterministic for a seed and independent of the manifest's row order.
+    deterministic for a seed and independent of the manifest's row order. A fold part without one of the
+    manifest's classes raises MissingClassError (too few patients of a class for k folds), or, with
+    allow_missing_class, logs a warning per class instead.
     """
     missing = {"image_id", "label", "patient_id"} - set(manifest.columns)
     if missing:
@@ -131,11 +151,6 @@ def make_folds(
     patients = _patients(manifest)
     if len(patients) < k:
         raise ValueError(f"{len(patients)} patients cannot fill {k} folds; lower folds.k")
-    for c, n in zip(CLASSES, np.bincount(patients["stratum"], minlength=len(CLASSES)), strict=True):
-        if 0 < n < k:
-            log.warning(
-                "class %s has %d patient(s) for %d folds: some folds will hold out none of it", c, n, k
-            )
     rng = np.random.default_rng(seed)
     fold = _assign_folds(patients, k, rng)
     val = _assign_inner(patients, fold, inner_val_fraction, rng)
@@ -150,6 +165,7 @@ def make_folds(
         columns=list(FOLD_COLUMNS),
     )
     check_no_patient_leakage(manifest, folds)
+    check_every_class(manifest, folds, k, allow_missing_class=allow_missing_class)
     return folds
 
 
@@ -187,6 +203,68 @@ def check_no_patient_leakage(manifest: pd.DataFrame, folds: pd.DataFrame) -> Non
             )
     if problems:
         raise FoldLeakageError("patient leakage in folds; refusing them:\n  - " + "\n  - ".join(problems))
+
+
+def missing_classes(manifest: pd.DataFrame, folds: pd.DataFrame, k: int) -> list[tuple[int, str, str]]:
+    """(fold, part, class) for each part of each fold 0..k-1 (PARTS) that holds no image of a class present
+    in the manifest. Inner parts are left out when the training part already lacks the class, and when
+    there is no inner split at all (no val image anywhere)."""
+    merged = manifest[["image_id", "label"]].merge(folds, on="image_id")
+    classes = [c for c in CLASSES if (merged["label"] == c).any()]
+    label = pd.Categorical(merged["label"], categories=classes).codes
+    fold = merged["fold"].to_numpy(np.int64)
+    val = (merged["inner"] == "val").to_numpy()
+    n_c = len(classes)
+    # counts[f, role, c]: images of class c in fold f with inner role (0 train, 1 val)
+    counts = np.bincount((fold * 2 + val) * n_c + label, minlength=k * 2 * n_c).reshape(k, 2, n_c)
+    everywhere = counts.sum(axis=0)
+    found = []
+    for f in range(k):
+        inner = everywhere - counts[f]
+        parts = {"held-out": counts[f].sum(axis=0), "training": inner.sum(axis=0)}
+        if val.any():
+            parts |= {"inner-train": inner[0], "inner-val": inner[1]}
+        for c, cls in enumerate(classes):
+            for part, n in parts.items():
+                if n[c] == 0 and (part in ("held-out", "training") or parts["training"][c] > 0):
+                    found.append((f, part, cls))
+    return found
+
+
+def check_every_class(
+    manifest: pd.DataFrame, folds: pd.DataFrame, k: int, *, allow_missing_class: bool = False
+) -> None:
+    """Refuse (MissingClassError) or, when allowed, warn about every fold part without a class."""
+    found = missing_classes(manifest, folds, k)
+    if not found:
+        return
+    patients = manifest.groupby("label")["patient_id"].nunique()
+    lines = [
+        f"fold {f} {part} part ({PARTS[part]}) has no {cls} image ({cls}: {patients.get(cls, 0)} patient(s) "
+        f"for {k} folds)"
+        for f, part, cls in found
+    ]
+    if not allow_missing_class:
+        raise MissingClassError(
+            f"folds: {len(found)} fold part(s) lack a class:\n  - "
+            + "\n  - ".join(lines)
+            + "\nA training part without a class trains it with class weight 0, an inner-val part without it "
+            "makes early stopping's macro-AUC undefined, a held-out fold without it has no AUC for it. Lower "
+            "folds.k, add images of more patients of the class, or set folds.allow_missing_class: true to go "
+            "on with a warning."
+        )
+    for cls in dict.fromkeys(cls for _, _, cls in found):
+        where = [f"fold {f} {part}" for f, part, c in found if c == cls]
+        log.warning(
+            "class %s (%d patient(s)) is missing from %d fold part(s): %s (allowed by "
+            "folds.allow_missing_class: there %s trains with class weight 0, has no AUC or leaves early "
+            "stopping's macro-AUC undefined)",
+            cls,
+            patients.get(cls, 0),
+            len(where),
+            ", ".join(where),
+            cls,
+        )
 
 
 def write_folds(folds: pd.DataFrame, path: str | Path) -> None:

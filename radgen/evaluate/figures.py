@@ -87,6 +87,17 @@ def save_figure(fig: Figure, out_dir: str | Path, name: str, dpi: int = 150) -> 
     return paths
 
 
+def _literal(text: Any) -> str:
+    """Text that matplotlib prints as written: an unescaped '$' pair would start mathtext (a label such as
+    'cost $5 and $10' loses its dollars, an invalid one such as '$x^$' crashes the figure)."""
+    return str(text).replace("$", r"\$")
+
+
+def _label(labels: Mapping[str, str], variant: str) -> str:
+    """A variant's display label (its name when it has none), escaped for matplotlib."""
+    return _literal(labels.get(variant, variant))
+
+
 def _style(variant: str, index: int, reference: str) -> dict[str, Any]:
     if variant == reference:
         return {"color": "black", "lw": 2.2, "zorder": 5}
@@ -134,9 +145,7 @@ def plot_roc(
                 continue
             fpr, tpr, _ = roc_curve(y == k, p[:, k])
             auc = binary_auc(y == k, p[:, k])
-            ax.plot(
-                fpr, tpr, label=f"{labels.get(variant, variant)} ({auc:.3f})", **_style(variant, i, reference)
-            )
+            ax.plot(fpr, tpr, label=f"{_label(labels, variant)} ({auc:.3f})", **_style(variant, i, reference))
         ax.set_title(f"{CLASS_TITLES.get(cls, cls)} vs rest")
         ax.set_xlabel("False positive rate (1 - specificity)")
         ax.set_xlim(-0.01, 1.01)
@@ -321,13 +330,13 @@ def plot_calibration(
         hist.set_yscale("log")
         hist.yaxis.set_minor_formatter(NullFormatter())
     axes[0, 0].set_ylabel("Observed frequency")
-    axes[1, 0].set_ylabel(f"{labels.get(reference, reference)}\ncount")
+    axes[1, 0].set_ylabel(f"{_label(labels, reference)}\ncount")
     # one legend beside the panels (curves can run anywhere inside them), with the ECE of each class
     side = fig.add_subplot(grid[:, n])
     side.axis("off")
     side.legend(
         [handles[v] for v in order],
-        [f"{labels.get(v, v)}\n{' / '.join(f'{e:.3f}' for e in eces[v])}" for v in order],
+        [f"{_label(labels, v)}\n{' / '.join(f'{e:.3f}' for e in eces[v])}" for v in order],
         loc="center left",
         title="ECE (" + " / ".join(SHORT_TITLES.get(c, c) for c in CLASSES) + ")",
         title_fontsize=7.5,
@@ -430,7 +439,7 @@ def plot_qualitative(
         true_k = int(labels_to_index([row["label"]])[0])
         pred_k = int(probs.argmax())
         head = (
-            f"{kind.upper()}  ·  {row['image_id']}  ·  true: {CLASS_TITLES[CLASSES[true_k]]}  ·  "
+            f"{kind.upper()}  ·  {_literal(row['image_id'])}  ·  true: {CLASS_TITLES[CLASSES[true_k]]}  ·  "
             f"predicted: {CLASS_TITLES[CLASSES[pred_k]]}"
         )
         prob_text = "   ".join(f"P({CLASS_TITLES[c]}) = {v:.2f}" for c, v in zip(CLASSES, probs, strict=True))
@@ -451,7 +460,7 @@ def plot_qualitative(
         ax_txt.text(
             0.0,
             0.66,
-            "Reference: " + _wrap(reference),
+            "Reference: " + _literal(_wrap(reference)),
             fontsize=7,
             va="top",
             transform=ax_txt.transAxes,
@@ -460,7 +469,7 @@ def plot_qualitative(
         ax_txt.text(
             0.0,
             0.30,
-            "Generated: " + _wrap(row.get("report_generated", "")),
+            "Generated: " + _literal(_wrap(row.get("report_generated", ""))),
             fontsize=7,
             va="top",
             transform=ax_txt.transAxes,
@@ -488,7 +497,7 @@ def make_figures(
     pooled ones). A figure whose inputs are missing becomes a page saying so, never a missing file.
     """
     labels = dict(labels or {})
-    ref_label = labels.get(reference, reference)
+    ref_label = _label(labels, reference)
     written: list[Path] = []
     written += save_figure(plot_roc(pooled, reference, variants, labels), out_dir, "roc_curves")
     if reference in pooled:

@@ -1,15 +1,24 @@
 # Raw data -> validated manifest -> patient-grouped folds and the decoded image cache.
 
+from radgen.data.ingest import folder_inputs
+
 SYNTHETIC = config["data"]["source"] == "synthetic"
+FOLDER = config["data"]["source"] == "folder"
 
 
 rule manifest:
     input:
-        source=[] if SYNTHETIC else config["data"]["path"],
+        # a folder source's listing at DAG time: adding, removing or changing an image reruns the manifest
+        source=lambda wildcards: (
+            folder_inputs(config["data"]["path"])
+            if FOLDER
+            else ([] if SYNTHETIC else [config["data"]["path"]])
+        ),
         code=code("data", "config.py"),
     output:
         **({"images": directory("results/data/synthetic")} if SYNTHETIC else {}),
         manifest="results/data/manifest.csv",
+        warnings="results/data/manifest_warnings.json",
     log:
         f"{LOGS}/data/manifest.log",
     conda:
@@ -39,9 +48,10 @@ rule synthetic_examples:
 rule folds:
     input:
         manifest="results/data/manifest.csv",
-        code=code("data/folds.py"),
+        code=code("data/folds.py", "data/validity.py"),
     output:
         folds="results/data/folds.csv",
+        warnings="results/data/folds_warnings.json",
     log:
         f"{LOGS}/data/folds.log",
     conda:
