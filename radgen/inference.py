@@ -95,7 +95,9 @@ class Predictor:
         """Side of the square uint8 images the model was trained on (the workflow trains at the cache's size)."""
         return self.model.image_size
 
-    def predict_arrays(self, pixels: np.ndarray, batch_size: int = EVAL_BATCH) -> tuple[np.ndarray, list[str]]:
+    def predict_arrays(
+        self, pixels: np.ndarray, batch_size: int = EVAL_BATCH
+    ) -> tuple[np.ndarray, list[str]]:
         """Probabilities [N, 3] and the text read, for uint8 [N, S, S] images."""
         batches = [
             torch.from_numpy(np.array(pixels[start : start + batch_size], dtype=np.uint8)).unsqueeze(1)
