@@ -1,9 +1,8 @@
 """Decode and resize every manifest image once into a uint8 [N, S, S] array (+ image_id,row index).
 
-Training reads this memory-mapped array instead of decoding PNG/JPEG files every epoch. Aspect ratio is kept by
-padding to a square with black (0) before resizing: centre-cropping would cut off the costophrenic angles or
-apices of non-square films, and black matches the unexposed film border. Resizing uses PIL's Lanczos filter,
-which low-pass filters when shrinking (no aliasing of ribs and noise into moire).
+Training reads this memory-mapped array instead of decoding PNG/JPEG files every epoch. Each image goes through
+radgen.data.images.load_image (pad to a square with black, Lanczos resize), the same function `radgen predict`
+calls on a file.
 """
 
 from __future__ import annotations
@@ -14,33 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 from tqdm import tqdm
 
-from .images import read_gray
+from .images import load_image, pad_and_resize  # noqa: F401 - pad_and_resize re-exported
 from .io import atomic_path, write_csv_atomic
 
 log = logging.getLogger(__name__)
 
 
-def pad_and_resize(arr: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [H, W] -> uint8 [size, size]: pad the short side symmetrically with 0, then Lanczos resize."""
-    h, w = arr.shape
-    side = max(h, w)
-    if h != w:
-        square = np.zeros((side, side), dtype=np.uint8)
-        top, left = (side - h) // 2, (side - w) // 2
-        square[top : top + h, left : left + w] = arr
-        arr = square
-    if side == size:
-        return np.ascontiguousarray(arr, dtype=np.uint8)
-    img = Image.fromarray(arr, mode="L").resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(img, dtype=np.uint8)
-
-
 def _load(job: tuple[str, int]) -> np.ndarray:
     path, size = job
-    return pad_and_resize(read_gray(path), size)
+    return load_image(path, size)
 
 
 def build_cache(

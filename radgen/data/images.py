@@ -1,16 +1,22 @@
-"""Decode any chest X-ray file to an 8-bit grayscale array, or fail naming the file.
+"""The one image preprocessing: file -> uint8 [H, W] -> uint8 square (what the cache stores) -> float model input.
 
 Public collections mix 8-bit and 16-bit PNGs, RGB and RGBA exports, palette images and JPEGs; everything
-downstream (hashing, cache, training) sees one format: uint8 [H, W].
+downstream (hashing, cache, training) sees one format: uint8 [H, W]. The dataset cache (radgen.data.cache) and
+`radgen predict` both call `load_image`, and training and every prediction path call `to_float`, so a file
+given to the CLI reaches the model exactly as it does in the workflow.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 
@@ -67,3 +73,41 @@ def pixel_hash(arr: np.ndarray) -> str:
     h = hashlib.sha1(str(arr.shape).encode())
     h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
+
+
+def pad_and_resize(arr: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [H, W] -> uint8 [size, size]: pad the short side symmetrically with 0, then Lanczos resize.
+
+    Padding keeps the aspect ratio (centre-cropping would cut off costophrenic angles or apices of non-square
+    films; black matches the unexposed film border); Lanczos low-pass filters when shrinking (no moire).
+    """
+    h, w = arr.shape
+    side = max(h, w)
+    if h != w:
+        square = np.zeros((side, side), dtype=np.uint8)
+        top, left = (side - h) // 2, (side - w) // 2
+        square[top : top + h, left : left + w] = arr
+        arr = square
+    if side == size:
+        return np.ascontiguousarray(arr, dtype=np.uint8)
+    img = Image.fromarray(arr, mode="L").resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def load_image(path: str | Path, size: int) -> np.ndarray:
+    """uint8 [size, size] of an image file, exactly as the dataset cache stores it (raises ImageReadError)."""
+    return pad_and_resize(read_gray(path), size)
+
+
+def to_float(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 [B,1,S,S] -> float [B,1,size,size] in [0, 1] (resized only when the cache's S differs from size).
+
+    torch is imported here, not at module level, so that reading and hashing images (manifest, cache) does not
+    load it.
+    """
+    import torch.nn.functional as F
+
+    x = images.float().div_(255.0)
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return x

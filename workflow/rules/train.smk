@@ -1,5 +1,9 @@
 # Training and held-out prediction of every variant on every fold (GPU-resourced).
 
+# Code both stages run (fold data, image conversion, the batched model loop). radgen/inference.py is read by
+# prediction only, so editing it reruns prediction jobs and no training job.
+RUNTIME_CODE = ("runtime.py", "data/folddata.py", "data/images.py")
+
 
 rule train:
     input:
@@ -8,7 +12,7 @@ rule train:
         folds="results/data/folds.csv",
         cache="results/data/cache.npy",
         cache_index="results/data/cache_index.csv",
-        code=code("models", "train"),
+        code=code("models", "train", *RUNTIME_CODE),
     output:
         model=directory("results/models/{variant}/fold{fold}"),
     log:
@@ -37,7 +41,7 @@ rule predict:
         folds="results/data/folds.csv",
         cache="results/data/cache.npy",
         cache_index="results/data/cache_index.csv",
-        code=code("predict.py"),
+        code=code("models", *RUNTIME_CODE, "inference.py", "predict.py"),
     output:
         predictions="results/predictions/{variant}/fold{fold}.csv",
     log:
