@@ -438,6 +438,7 @@ def test_snakemake_adapter(tmp_path: Path) -> None:
         params=_Named(params),
         config=_config(),
         log=[tmp_path / "render.log"],
+        rule="render_paper",
         scriptdir=str(repo / "scripts"),
     )
     root = logging.getLogger()

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from radgen.constants import CLASSES
+from radgen.data.validity import read_warnings
 from radgen.evaluate.labeler import CE_FINDINGS_METRICS, CE_METRICS, MAIN_FINDING_METRIC
 from radgen.evaluate.reports import REPORT_METRICS as _NLG_METRICS
 from radgen.paper import latex
@@ -198,6 +199,7 @@ class PaperInputs:
             pooled=r / "metrics" / "pooled.csv",
             comparisons=r / "metrics" / "comparisons.csv",
             comparisons_meta=r / "metrics" / "comparisons.json",
+            data_notes=[w["message"] for w in read_warnings(sorted((r / "data").glob("*_warnings.json")))],
             benchmarks=sorted((r / "benchmarks" / "train").glob("*/fold*.tsv")),
             model_summaries=sorted((r / "models").glob("*/fold*/summary.json")),
         )

@@ -168,6 +168,9 @@ def methods_context(config: Mapping[str, Any], specs: VariantSet) -> dict[str, A
             "augment": bool(training.get("augment", False)),
             "lr_schedule": training.get("lr_schedule", "constant"),
         },
+        "synthetic": dict((config.get("data") or {}).get("synthetic") or {})
+        if (config.get("data") or {}).get("source", "synthetic") == "synthetic"
+        else None,
         "any_tag_token": any(r["tag_token"] for r in variant_rows(specs)),
         "has_oracle": bool(specs.in_group("oracle")),
         "has_text_baselines": any(s.reports_variant for s in specs.values()),

@@ -9,6 +9,10 @@ rule render_paper:
         pooled="results/metrics/pooled.csv",
         comparisons="results/metrics/comparisons.csv",
         comparisons_meta="results/metrics/comparisons.json",
+        warnings=[
+            "results/data/manifest_warnings.json",
+            "results/data/folds_warnings.json",
+        ],
         benchmarks=all_fold_files("results/benchmarks/train/{variant}/fold{fold}.tsv"),
         models=all_fold_files("results/models/{variant}/fold{fold}"),
         templates=sorted(
