@@ -277,6 +277,7 @@ def test_script_adapters(tmp_path: Path, restore_logging) -> None:
                 metrics=[str(p) for p in jsons],
                 predictions=[str(p) for ps in res["predictions"].values() for p in ps],
                 manifest=str(res["manifest"]),
+                floors=[],
             ),
             output=SimpleNamespace(
                 summary=str(m / "summary.csv"),
@@ -288,6 +289,7 @@ def test_script_adapters(tmp_path: Path, restore_logging) -> None:
             params=SimpleNamespace(
                 reference="radgen",
                 variants=["radgen", "densenet121"],
+                compared=["densenet121"],
                 evaluation={"bootstrap_resamples": 100, "seed": 0},
             ),
             log=[str(tmp_path / "logs" / "summary.log")],

@@ -104,7 +104,8 @@ def test_conv_stem_is_a_patch_embed() -> None:
 
 
 def test_report_generator_and_text_encoder_shapes(config: dict) -> None:
-    model = _model(config)
+    generator = variant_config(config, "radgen")["model"]["report_generator"]
+    model = _model(config, report_generator={**generator, "tag_token": True})  # the class-token extension
     x = _inputs(model)
     z, tokens = model.image_encoder(x["images"])
     loss = model.report_generator(tokens, x["report_labels"], z, torch.tensor([0, 1, 2, 1]))
