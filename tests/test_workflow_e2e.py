@@ -66,7 +66,17 @@ def finished_run(tmp_path_factory) -> Path:
             ),
         )
     config = tiny_config()
-    broken = {**config, "variants": {**config["variants"], "broken": {"model": {"fusion": {"num_heads": 5}}}}}
+    # valid for the schema, but timm has no such model: the job fails, the others must finish
+    cannot_train = {
+        "group": "baseline",
+        "model": {
+            "image_encoder": {"name": "no_such_timm_model"},
+            "report_generator": {"enabled": False},
+            "text_encoder": {"enabled": False},
+            "fusion": {"type": "none"},
+        },
+    }
+    broken = {**config, "variants": {**config["variants"], "broken": cannot_train}}
     (work / "broken.yaml").write_text(yaml.safe_dump(broken))
     (work / "tiny.yaml").write_text(yaml.safe_dump(config))
 
@@ -126,13 +136,40 @@ def test_touching_metric_code_reruns_only_evaluation_and_rendering(finished_run)
     assert not rules & {"train", "predict", "manifest", "folds", "image_cache"}, rules
 
 
-def test_invalid_config_fails_before_any_job(tmp_path):
+def test_renaming_a_label_reruns_only_the_paper(finished_run):
+    """A label is paper text: renaming it must not retrain, repredict or re-evaluate anything."""
+    config = yaml.safe_load((finished_run / "tiny.yaml").read_text())
+    config["variants"]["no_gating"]["label"] = "without the gate"
+    config["variants"]["densenet121"]["group"] = "baseline"  # unchanged value, rewritten
+    (finished_run / "relabelled.yaml").write_text(yaml.safe_dump(config))
+    dry = run(["-n", "--configfile", "relabelled.yaml"], finished_run)
+    assert dry.returncode == 0, dry.stderr
+    rules = set(planned_rules(dry.stdout + dry.stderr))
+    assert "render_paper" in rules, rules
+    assert not rules & {"train", "predict", "evaluate_fold", "report_floors", "summarize"}, rules
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key"),
+    [
+        (lambda c: c["data"].update(source="dicom"), "data.source"),
+        (lambda c: c["training"].update(epoch=3), "'epoch' was unexpected"),
+        (lambda c: c["model"]["fusion"].update(gatee=False), "'gatee' was unexpected"),
+        (lambda c: c["training"]["lr"].update(imgae_encoder=1e-3), "'imgae_encoder' was unexpected"),
+        (
+            lambda c: c["variants"]["no_gating"].update(model={"fusion": {"gatee": False}}),
+            "variants.no_gating.model.fusion",
+        ),
+        (lambda c: c["model"]["fusion"].update(num_heads=5), "does not divide embed_dim"),
+    ],
+)
+def test_invalid_config_fails_before_any_job(tmp_path, mutate, key):
     for name in COPIED:
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     config = tiny_config()
-    config["data"]["source"] = "dicom"
+    mutate(config)
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
-    result = run(["--cores", "1", "--configfile", "bad.yaml"], tmp_path, timeout=120)
+    result = run(["-n", "--configfile", "bad.yaml"], tmp_path, timeout=120)
     assert result.returncode != 0
-    assert "data.source" in result.stderr + result.stdout
+    assert key in result.stderr + result.stdout
     assert not (tmp_path / "results").exists()

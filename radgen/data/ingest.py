@@ -439,14 +439,9 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
 
 def reports_required(config: dict[str, Any]) -> bool:
     """True when any configured variant trains a report generator or a text encoder (both need reports)."""
-    from radgen.config import variant_config
+    from radgen.variants import resolve_variant
 
-    for name in config.get("variants") or {}:
-        model = variant_config(config, name)["model"]
-        for part in ("report_generator", "text_encoder"):
-            if (model.get(part) or {}).get("enabled", False):
-                return True
-    return False
+    return any(resolve_variant(config, name).needs_reports for name in config.get("variants") or {})
 
 
 def build_manifest(

@@ -33,6 +33,7 @@ from radgen.models.tokenization import (
     train_report_tokenizer,
     train_text_tokenizer,
 )
+from radgen.variants import generates_reports, reads_text
 
 FORMAT = "radgen-checkpoint"
 FORMAT_VERSION = 1
@@ -58,10 +59,6 @@ class IncompleteCheckpointError(CheckpointError, FileNotFoundError):
 
 class CorruptCheckpointError(CheckpointError, ValueError):
     """A checkpoint file exists but cannot be read (truncated weights, invalid JSON, wrong tensors)."""
-
-
-def _enabled(block: dict[str, Any] | None) -> bool:
-    return bool(block) and bool(block.get("enabled", True))
 
 
 def clean_report_text(text: str) -> str:
@@ -386,9 +383,9 @@ class RadGenModel(nn.Module):
         except (OSError, ValueError, KeyError, TypeError):
             return files
         tokenizer_files = ("tokenizer_config.json", "tokenizer.json")
-        if cfg.get("image_encoder") is not None and _enabled(cfg.get("report_generator")):
+        if generates_reports(cfg):
             files += [f"{REPORT_TOKENIZER_DIR}/{f}" for f in tokenizer_files]
-        if _enabled(cfg.get("text_encoder")):
+        if reads_text(cfg):
             files += [f"{TEXT_TOKENIZER_DIR}/{f}" for f in tokenizer_files]
         return files
 
@@ -552,7 +549,7 @@ def build_model(
 
     report_generator, report_tok = None, None
     gen_cfg = model_cfg.get("report_generator") or {}
-    if image_encoder is not None and _enabled(gen_cfg):
+    if generates_reports(model_cfg):
         tok = tokenizers.get("report")
         if tok is None and not gen_cfg.get("pretrained", False):
             if not train_reports:
@@ -580,7 +577,7 @@ def build_model(
 
     text_encoder, text_tok = None, None
     txt_cfg = model_cfg.get("text_encoder") or {}
-    if _enabled(txt_cfg):
+    if reads_text(model_cfg):
         tok = tokenizers.get("text")
         if tok is None and not txt_cfg.get("pretrained", False):
             if not train_reports:

@@ -20,7 +20,7 @@ IMAGENET_NORMALISATION = "the ImageNet mean and standard deviation"
 
 def _component(block: Mapping[str, Any] | None, width_key: str, layers_key: str) -> dict[str, Any] | None:
     """A pretrained-or-not Hugging Face component: its name, and its shape when it is trained from scratch."""
-    if not block or not block.get("enabled", True):
+    if not block:
         return None
     overrides = block.get("config_overrides") or {}
     return {
@@ -151,7 +151,9 @@ def methods_context(config: Mapping[str, Any], specs: VariantSet) -> dict[str, A
         "generator": _component(model.get("report_generator"), "d_model", "decoder_layers")
         if ref.generates_reports
         else None,
-        "text": _component(model.get("text_encoder"), "hidden_size", "num_hidden_layers"),
+        "text": _component(model.get("text_encoder"), "hidden_size", "num_hidden_layers")
+        if ref.reads_text
+        else None,
         "embed_dim": model.get("embed_dim"),
         "fusion": {
             "type": fusion.get("type"),
