@@ -1,6 +1,10 @@
 """Benchmark: wall time of one training job (and its prediction) on the default config's synthetic data.
 
-    python bench/bench_train.py [--variant radgen] [--fold 0] [--threads 1] [--data DIR] [--config PATH]
+    python bench/bench_train.py [--variant radgen] [--fold 0] [--threads 1] [--data DIR] [--config PATH] [--seed 0]
+
+The synthetic data are drawn with the DEVELOPMENT seed (data.synthetic.seed 0, `--seed` to change) whatever the
+config says: a benchmark is a development tool, and the paper's seed must never inform a choice
+(config/README.md, "How settings are chosen").
 
 The data (manifest, folds, cache) are generated with radgen.data into DIR (a temporary directory by default;
 pass --data to reuse it across runs); results/ is never touched. Prints one JSON line: seconds for data,
@@ -25,6 +29,7 @@ from radgen.constants import CLASSES  # noqa: E402
 from radgen.evaluate.labeler import main_finding_rate  # noqa: E402
 from radgen.predict import predict_fold  # noqa: E402
 from radgen.train import macro_auc, train_fold  # noqa: E402
+from radgen.variants import generates_reports  # noqa: E402
 
 T_IMPORT = time.time() - T_START
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", default="radgen")
     parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="synthetic seed (0: the development seed)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", type=Path, default=None, help="data directory to create or reuse")
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
@@ -80,6 +86,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = load_config(args.config)
+    config["data"]["synthetic"]["seed"] = args.seed
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         t0 = time.time()
@@ -124,7 +131,7 @@ def main() -> None:
     reports = preds["report_generated"].fillna("").astype(str)
     named = (
         main_finding_rate(reports.tolist(), preds["label"].tolist())
-        if v["model"]["report_generator"].get("enabled", True) and v["model"].get("image_encoder")
+        if generates_reports(v["model"])
         else None
     )
     print(
@@ -139,6 +146,7 @@ def main() -> None:
                 "predict_s": round(t_predict, 2),
                 "epochs_run": summary["epochs_run"],
                 "best_epoch": summary["best_epoch"],
+                "synthetic_seed": args.seed,
                 "held_out_macro_auc": round(auc, 4),
                 "reports_naming_main_finding": named,
             }

@@ -116,6 +116,15 @@ def _variant_errors(config: dict[str, Any], schema: dict[str, Any]) -> list[str]
                 f"{where}.reports_from: a text branch without its own generator must name the variant whose "
                 f"generated reports it reads (or {GROUND_TRUTH!r} for an oracle)"
             )
+        if (
+            spec.generates_reports
+            and spec.model["report_generator"].get("tag_token")
+            and spec.group != "extension"
+        ):
+            messages.append(
+                f"{where}.group: a class-token generator (report_generator.tag_token) is an extension of RadGen, "
+                "not RadGen: give it group: extension"
+            )
         if spec.is_oracle and spec.group != "oracle":
             messages.append(
                 f"{where}.group: a variant reading ground-truth reports at test must be group: oracle"

@@ -66,6 +66,10 @@ def test_defaults_are_filled_in():
         ),
         (lambda c: c["variants"]["swin_b"].update(group="main"), "exactly one variant needs `group: main`"),
         (
+            lambda c: c["model"]["report_generator"].update(tag_token=True),
+            "variants.radgen.group: a class-token generator (report_generator.tag_token) is an extension",
+        ),
+        (
             lambda c: c["variants"]["radgen"].update(group="baseline"),
             "exactly one variant needs `group: main`",
         ),
@@ -145,6 +149,17 @@ def test_shipped_ablations_remove_exactly_their_component(default_config):
             allowed = set(spec.changes) | set(spec.forced)
             assert differing <= allowed, f"{path}: {spec.name} also changes {sorted(differing - allowed)}"
             assert set(spec.changes) <= differing
+
+
+def test_a_class_token_variant_is_accepted_as_an_extension(default_config):
+    config = copy.deepcopy(default_config)
+    config["variants"]["radgen_tag"] = {
+        "label": "RadGen + class token",
+        "group": "extension",
+        "model": {"report_generator": {"tag_token": True}},
+        "training": {"tag_forcing": 1.0},
+    }
+    validate_config(config)
 
 
 def test_variant_spec_answers_every_role_question(default_config):
