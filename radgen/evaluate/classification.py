@@ -416,6 +416,20 @@ def _delong_components(y_binary: np.ndarray, scores: np.ndarray) -> tuple[np.nda
     return aucs, cov
 
 
+def _paired_inputs(
+    y_true: Sequence[int] | np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, who: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Binary labels and two score vectors of the same shape, checked once for every paired test."""
+    y = np.asarray(y_true)
+    if not np.isin(np.unique(y), [0, 1]).all():
+        raise ValueError(f"{who} needs a binary y_true (0/1); use one-vs-rest labels for multi-class")
+    a = np.asarray(scores_a, dtype=float)
+    b = np.asarray(scores_b, dtype=float)
+    if a.shape != y.shape or b.shape != y.shape:
+        raise ValueError(f"scores must match y_true's shape {y.shape}, got {a.shape} and {b.shape}")
+    return y, a, b
+
+
 def delong_test(
     y_true: Sequence[int] | np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray
 ) -> tuple[float, float]:
@@ -424,13 +438,7 @@ def delong_test(
     ``y_true`` is binary (0/1 or bool). Identical score vectors (zero variance of the difference) give
     ``(0.0, 1.0)``.
     """
-    y = np.asarray(y_true)
-    if not np.isin(np.unique(y), [0, 1]).all():
-        raise ValueError("delong_test needs a binary y_true (0/1); use one-vs-rest labels for multi-class")
-    a = np.asarray(scores_a, dtype=float)
-    b = np.asarray(scores_b, dtype=float)
-    if a.shape != y.shape or b.shape != y.shape:
-        raise ValueError(f"scores must match y_true's shape {y.shape}, got {a.shape} and {b.shape}")
+    y, a, b = _paired_inputs(y_true, scores_a, scores_b, "delong_test")
     aucs, cov = _delong_components(y, np.vstack([a, b]))
     var = cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1]
     delta = aucs[0] - aucs[1]
@@ -517,13 +525,7 @@ def clustered_delong_test(
     correlated studies of one patient do not count as independent evidence. z > 0 when a is better;
     without ``groups`` (or with one row per patient) this equals :func:`delong_test`.
     """
-    y = np.asarray(y_binary)
-    if not np.isin(np.unique(y), [0, 1]).all():
-        raise ValueError("clustered_delong_test needs a binary label (0/1); use one-vs-rest labels")
-    a = np.asarray(scores_a, dtype=float)
-    b = np.asarray(scores_b, dtype=float)
-    if a.shape != y.shape or b.shape != y.shape:
-        raise ValueError(f"scores must match the labels' shape {y.shape}, got {a.shape} and {b.shape}")
+    y, a, b = _paired_inputs(y_binary, scores_a, scores_b, "clustered_delong_test")
     aucs, cov = clustered_delong_cov(y, np.vstack([a, b]), groups)
     z, p, _ = _delta_test(aucs, cov)
     return float(aucs[0]), float(aucs[1]), z, p

@@ -18,7 +18,6 @@ floor), after sorting by image_id, so they depend on neither the row order of th
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from radgen.evaluate.fold import score_reports
-from radgen.evaluate.io import read_manifest, write_json
+from radgen.evaluate.io import load_result, read_manifest, write_json
 from radgen.evaluate.summary import summarize_folds
 
 __all__ = [
@@ -147,19 +146,12 @@ def evaluate_floors_files(
     return result
 
 
-def _load(item: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
-    if isinstance(item, Mapping):
-        return item
-    with open(item) as fh:
-        return json.load(fh)
-
-
 def summarize_floors(floor_results: Iterable[str | Path | Mapping[str, Any]]) -> pd.DataFrame:
     """summary.csv rows of the floors (variant = floor name, metric, mean, std, n_folds), from the per-fold
     floor JSONs or their dicts, with exactly the mean/std rules of :func:`summarize_folds`."""
     as_folds = []
     for item in floor_results:
-        result = _load(item)
+        result = load_result(item)
         for name in FLOORS:
             metrics = result["floors"].get(name)
             if metrics is not None:

@@ -6,7 +6,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,14 @@ def labels_to_index(labels: pd.Series | list[Any], where: str = "labels") -> np.
     if bad:
         raise ValueError(f"{where}: unknown labels {bad}; expected one of {list(CLASSES)}")
     return keys.map(lookup).to_numpy(dtype=np.int64)
+
+
+def load_result(item: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A result JSON given as a path, or already loaded (tests pass dicts)."""
+    if isinstance(item, Mapping):
+        return item
+    with open(item) as fh:
+        return json.load(fh)
 
 
 def json_safe(value: Any) -> Any:

@@ -20,7 +20,6 @@ Repeat studies of a patient are correlated, so every inference here is patient-l
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -45,6 +44,7 @@ from radgen.evaluate.fold import METRIC_NAMES
 from radgen.evaluate.io import (
     json_safe,
     labels_to_index,
+    load_result,
     read_manifest,
     read_predictions,
     write_csv,
@@ -71,13 +71,6 @@ SUMMARY_COLUMNS = ["variant", "metric", "mean", "std", "n_folds"]
 POOLED_COLUMNS = ["variant", "metric", "value", "ci_low", "ci_high", "unit"]
 
 
-def _load(item: str | Path | Mapping[str, Any]) -> Mapping[str, Any]:
-    if isinstance(item, Mapping):
-        return item
-    with open(item) as fh:
-        return json.load(fh)
-
-
 def summarize_folds(fold_results: Iterable[str | Path | Mapping[str, Any]]) -> pd.DataFrame:
     """Mean and sample std over folds of every metric of every variant (fold JSON files or their dicts).
 
@@ -87,7 +80,7 @@ def summarize_folds(fold_results: Iterable[str | Path | Mapping[str, Any]]) -> p
     values: dict[str, dict[str, list[float]]] = {}
     folds_seen: dict[str, set[int]] = {}
     for item in fold_results:
-        result = _load(item)
+        result = load_result(item)
         variant = str(result["variant"])
         fold = int(result["fold"])
         if fold in folds_seen.setdefault(variant, set()):
