@@ -4,9 +4,9 @@
 the same drawn findings (reports.py) and returns the manifest. Output is byte-identical for a seed: numpy
 Generators seeded per (seed, patient, study) and PNGs written by PIL without timestamps or text chunks.
 
-Realistic imperfection (cases.add_imperfections): `label_noise` of the studies are recorded under another class
-than the one drawn and written up, and `report_omission` of the abnormal studies that have a secondary finding
-get a report that leaves it out, so that no model can be perfect for the wrong reason. `truth.csv` beside the
+Realistic imperfection (cases.noise_plan, cases.add_imperfections): about `label_noise` of the studies recorded
+under each class show another class (the one drawn and written up), and `report_omission` of the abnormal studies
+that have a secondary finding get a report that leaves it out, so that no model can be perfect for the wrong reason. `truth.csv` beside the
 PNGs says which; the manifest keeps its five columns.
 """
 

@@ -407,19 +407,45 @@ def omissible(study: Study) -> list[int]:
     ]
 
 
-def add_imperfections(study: Study, label_noise: float, report_omission: float) -> Study:
+def noise_plan(counts: dict[str, int], label_noise: float) -> dict[str, tuple[float, tuple[float, ...]]]:
+    """Per drawn class t: (probability that its label is flipped, probabilities of each other class as the label).
+
+    Why not a uniform flip: with the seed's 8.6 / 69.6 / 21.7 % ratio, flipping a share of all studies uniformly
+    makes about half of the wrong labels land on the rare normal class, so 16 % of the recorded normals would be
+    disease films. Here every recorded class r receives label_noise · n_r wrong labels, taken from the other
+    classes in proportion to their size (flow t → r = label_noise · n_r · n_t / (N − n_r)); so about
+    `label_noise` of each recorded class is wrong, and `label_noise` of all studies in all. A rare class gives away
+    a larger share of its films (flip probability above 1 is capped, for very large noise).
+    """
+    total = sum(counts.values())
+    plan = {}
+    for t in CLASSES:
+        flows = [
+            label_noise * counts[r] * counts[t] / max(total - counts[r], 1) if r != t else 0.0
+            for r in CLASSES
+        ]
+        out = sum(flows)
+        q = min(1.0, out / counts[t]) if counts[t] else 0.0
+        plan[t] = (q, tuple(f / out if out else 0.0 for f in flows))
+    return plan
+
+
+def add_imperfections(
+    study: Study, plan: dict[str, tuple[float, tuple[float, ...]]], report_omission: float
+) -> Study:
     """Label noise and an omitted finding for one study, drawn from its own stream ([study.seed, 8]).
 
     Four uniforms are always drawn, so a study's fate does not depend on other studies and a larger fraction only
-    adds imperfect studies to those of a smaller one. The label is flipped when u0 < label_noise, to one of the
-    two other classes with equal probability (u1); a finding from `omissible` is left out of the report when
-    u2 < report_omission (which one: u3, uniformly). Image and report stay those of the drawn class (`label`).
+    adds imperfect studies to those of a smaller one. The label is flipped when u0 < the drawn class's flip
+    probability (`noise_plan`), to the class picked by u1 from the plan's destination probabilities; a finding from
+    `omissible` is left out of the report when u2 < report_omission (which one: u3, uniformly). Image and report
+    stay those of the drawn class (`label`).
     """
     u = np.random.default_rng([study.seed, 8]).random(4)
     changes: dict[str, object] = {}
-    if u[0] < label_noise:
-        others = [c for c in CLASSES if c != study.label]
-        changes["recorded_label"] = others[int(u[1] * len(others))]
+    flip, destinations = plan[study.label]
+    if u[0] < flip:
+        changes["recorded_label"] = CLASSES[int(np.searchsorted(np.cumsum(destinations), u[1], side="right"))]
     candidates = omissible(study)
     if candidates and u[2] < report_omission:
         changes["omitted"] = candidates[int(u[3] * len(candidates))]
@@ -437,9 +463,9 @@ def sample_studies(
 ) -> list[Study]:
     """All studies of a synthetic dataset, ordered by patient id; no pixels are drawn here.
 
-    Drawn classes follow `proportions` exactly; label noise is applied afterwards (see `add_imperfections`), so
-    the recorded share of class c is p_c (1 - label_noise) + label_noise (1 - p_c) / 2 in expectation. With both
-    fractions 0 the studies are exactly those of the generator before label noise and omissions existed.
+    Drawn classes follow `proportions` exactly; label noise is applied afterwards (`noise_plan`): about
+    `label_noise` of the studies recorded under each class show another class. With both fractions 0 the studies
+    are exactly those of the generator before label noise and omissions existed.
     """
     if not 0 <= repeat_study_fraction < 1:
         raise ValueError(f"repeat_study_fraction must be in [0, 1), got {repeat_study_fraction}")
@@ -481,4 +507,5 @@ def sample_studies(
                     seed=_seed(srng),
                 )
             )
-    return [add_imperfections(s, label_noise, report_omission) for s in studies]
+    plan = noise_plan(counts, label_noise)
+    return [add_imperfections(s, plan, report_omission) for s in studies]
