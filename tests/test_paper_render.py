@@ -206,8 +206,10 @@ def test_ablation_table_shows_difference_to_reference(tmp_path: Path) -> None:
     tables, macros, _ = _render(tmp_path)
     ablation = _table(tables, "tab:ablation")
     row = _row(ablation, "w/o gating")
-    assert row[1].startswith("0.800") and row[2] == "$-$0.050"  # 0.80 - 0.85
-    assert row[3].startswith("0.600") and row[4] == "$-$0.050"  # macro-F1 0.60 - 0.65
+    assert row[1] == r"{\scriptsize --}"  # the test config's ablation has no description
+    assert row[2].startswith("0.800") and row[3] == "$-$0.050"  # 0.80 - 0.85
+    assert row[4].startswith("0.600") and row[5] == "$-$0.050"  # macro-F1 0.60 - 0.65
+    assert _row(ablation, "RadGen")[1] == r"{\scriptsize nothing (full model)}"
     assert macros["RGNoGatingDeltaMacroAuc"] == "$-$0.050"
     assert macros["RGLargestAblationLabel"] == "w/o gating"
 
