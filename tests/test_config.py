@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,35 @@ def test_deep_merge_does_not_mutate_inputs():
     base = {"a": {"b": 1, "c": 2}}
     merged = deep_merge(base, {"a": {"b": 3}})
     assert merged == {"a": {"b": 3, "c": 2}} and base == {"a": {"b": 1, "c": 2}}
+
+
+def _schema_keys(node: dict, defs: dict, prefix: str = "") -> list[str]:
+    """Dotted paths of every named key of the schema (following $ref and oneOf)."""
+    if "$ref" in node:
+        node = defs[node["$ref"].split("/")[-1]]
+    for option in node.get("oneOf", []):
+        if option.get("type") == "object":
+            node = option
+    keys = []
+    for name, sub in (node.get("properties") or {}).items():
+        path = f"{prefix}{name}"
+        keys.append(path)
+        keys += _schema_keys(sub, defs, path + ".")
+    return keys
+
+
+def test_every_schema_key_is_documented_in_config_readme():
+    import yaml
+
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    readme = (ROOT / "config" / "README.md").read_text()
+    keys = _schema_keys(schema, schema["definitions"])
+    variant_keys = schema["properties"]["variants"]["additionalProperties"]["properties"]
+
+    def documented(key: str) -> bool:  # by its full path, or as a named child of a documented block
+        parent, _, last = key.rpartition(".")
+        return f"`{key}" in readme or bool(parent and parent in readme and re.search(rf"\b{last}\b", readme))
+
+    missing = [k for k in keys if k != "variants" and not documented(k)]
+    missing += [k for k in variant_keys if f"`{k}`" not in readme]
+    assert not missing, f"config/README.md does not document: {missing}"
