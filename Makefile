@@ -6,16 +6,33 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 SNAKEMAKE_ARGS ?=
+# A PyTorch wheel index, e.g. https://download.pytorch.org/whl/cu126 for an NVIDIA driver too old for the default
+# wheel (README, "GPUs"). torch and torchvision (the pins of pyproject.toml) then come from it, as a matched pair.
+TORCH_INDEX ?=
+TORCH_PINS := $(shell sed -nE 's/^ *"(torch(vision)?==[^"]+)",?/\1/p' pyproject.toml)
+TORCH_STAMP := $(VENV)/.torch-index
 
-.PHONY: setup tex demo test test-fast lint format paper report clean
+.PHONY: setup torch-wheel tex demo test test-fast lint format paper report clean
 
-setup: $(STAMP) tex
+setup: $(STAMP) torch-wheel tex
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@if [ -n "$(TORCH_INDEX)" ]; then \
+		$(BIN)/python -m pip install --quiet --index-url $(TORCH_INDEX) $(TORCH_PINS) && echo "$(TORCH_INDEX)" > $(TORCH_STAMP); \
+	fi
 	$(BIN)/python -m pip install --quiet -e '.[test,slurm]'
 	@touch $@
+
+# `make setup TORCH_INDEX=...` on an existing environment swaps torch/torchvision (and their CUDA libraries) for
+# that index's build of the same versions; nothing else is reinstalled.
+torch-wheel: $(STAMP)
+	@if [ -n "$(TORCH_INDEX)" ] && [ "$$(cat $(TORCH_STAMP) 2>/dev/null)" != "$(TORCH_INDEX)" ]; then \
+		$(BIN)/python -m pip uninstall --quiet -y torch torchvision && \
+		$(BIN)/python -m pip install --quiet --index-url $(TORCH_INDEX) $(TORCH_PINS) && \
+		echo "$(TORCH_INDEX)" > $(TORCH_STAMP); \
+	fi
 
 # TeX compiles the paper; installed from Debian packages when missing and we may (root + apt-get).
 tex:

@@ -9,7 +9,10 @@ radgen.data.images.to_float, the one conversion every path uses.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -19,23 +22,89 @@ import torch
 from radgen.constants import CLASSES
 from radgen.data.folddata import FoldData, Split
 from radgen.data.images import to_float
+from radgen.devices import claim_gpu, visible_gpus
 from radgen.models import RadGenModel
 
 EVAL_BATCH = 128
 PathLike = str | Path
+log = logging.getLogger(__name__)
 
 
 class DeviceUnavailableError(RuntimeError):
     """A device was asked for by name (e.g. 'cuda') but this machine has none."""
 
 
-def resolve_device(name: str | None, option: str = "training.device") -> torch.device:
-    """auto -> cuda when available, else cpu; `option` names the setting in the error message."""
+class GpuRequiredError(DeviceUnavailableError):
+    """training.require_gpu is true and this job sees no CUDA device: failing beats training 100x slower on CPU."""
+
+
+def _nvidia_driver() -> str:
+    try:
+        first = Path("/proc/driver/nvidia/version").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return "none loaded (/proc/driver/nvidia/version is absent)"
+    return " ".join(first.split()[:8])
+
+
+def no_gpu_message(option: str = "training.require_gpu") -> str:
+    """Why a job sees no CUDA device, with what this machine reports and what to do about each cause."""
+    with warnings.catch_warnings(record=True) as caught:  # torch explains a too-old driver in a warning
+        warnings.simplefilter("always")
+        torch.cuda.is_available()
+    torch_says = "; ".join(str(w.message).splitlines()[0] for w in caught)
+    wheel_cuda = torch.version.cuda
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    facts = [
+        f"torch {torch.__version__} built for CUDA {wheel_cuda or 'none (a CPU-only wheel)'}",
+        f"CUDA_VISIBLE_DEVICES={'unset' if visible is None else repr(visible)}",
+        f"NVIDIA driver: {_nvidia_driver()}",
+    ]
+    if torch_says:
+        facts.append(f"torch: {torch_says}")
+    return (
+        f"{option} is true but this job sees no CUDA device ({'; '.join(facts)}). Likely causes: "
+        "(1) no GPU was allocated to the job: under SLURM the rule needs its gpu request (the profile's gpu/gres), "
+        "and an empty CUDA_VISIBLE_DEVICES hides every GPU; "
+        f"(2) the NVIDIA driver is older than this torch wheel needs (CUDA {wheel_cuda or '?'}): `nvidia-smi` shows "
+        "the newest CUDA the driver supports; reinstall torch built for that CUDA, e.g. "
+        "`make setup TORCH_INDEX=https://download.pytorch.org/whl/cu126` (README, 'GPUs'); "
+        "(3) a CPU-only torch wheel. To train on CPU on purpose, set training.require_gpu: false."
+    )
+
+
+def resolve_device(
+    name: str | None, option: str = "training.device", require_gpu: bool = False
+) -> torch.device:
+    """auto -> cuda when available, else cpu; `option` names the setting in the error message.
+
+    require_gpu: no CPU fallback; a job without CUDA raises GpuRequiredError at once, naming the likely cause.
+    """
+    if require_gpu and name == "cpu":
+        raise GpuRequiredError(f"{option} is 'cpu' but training.require_gpu is true; choose one")
+    if require_gpu and not torch.cuda.is_available():
+        raise GpuRequiredError(no_gpu_message())
     if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise DeviceUnavailableError(f"{option} is 'cuda' but no CUDA device is available")
     return torch.device(name)
+
+
+@contextlib.contextmanager
+def job_device(
+    name: str | None, *, require_gpu: bool = False, option: str = "training.device"
+) -> Iterator[torch.device]:
+    """The device of one workflow job, held for the block: on CUDA a free GPU is claimed (radgen.devices) and made
+    torch's current device, so that concurrent jobs on one machine spread over its GPUs (among those
+    CUDA_VISIBLE_DEVICES lists, when a scheduler set it). CPU jobs claim nothing."""
+    device = resolve_device(name, option, require_gpu=require_gpu)
+    if device.type != "cuda" or device.index is not None:
+        yield device
+        return
+    with claim_gpu(visible_gpus(torch.cuda.device_count())) as claim:
+        torch.cuda.set_device(claim.index)
+        log.info("this job uses GPU %s (cuda:%d)", claim.physical, claim.index)
+        yield torch.device("cuda", claim.index)
 
 
 def set_determinism(threads: int | None) -> None:
