@@ -1,26 +1,31 @@
 """Snakemake adapter (rule train): one variant on one fold -> results/models/{variant}/fold{k}/.
 
-input: manifest, folds, cache, cache_index, [reports_model]; output: model (directory);
-params: variant (resolved variant_config), checkpoint_dir; threads; log.
+input: manifest, folds, cache, cache_index, pretrained (fetch_pretrained's manifest), [reports_model];
+output: model (directory); params: variant (resolved variant_config), checkpoint_dir; threads; log.
+On CUDA the job claims a free GPU for its whole life (radgen.runtime.job_device).
 """
 
 from radgen.runlog import job_log
+from radgen.runtime import job_device
 from radgen.train import train_fold
 
 with job_log(snakemake):  # noqa: F821 - injected by Snakemake
     smk = snakemake  # noqa: F821
     inputs = dict(smk.input.items())
-    train_fold(
-        smk.params.variant,
-        manifest=inputs["manifest"],
-        folds=inputs["folds"],
-        cache=inputs["cache"],
-        cache_index=inputs["cache_index"],
-        fold=int(smk.wildcards.fold),
-        output_dir=smk.output.model,
-        image_size=int(smk.config["data"]["image_size"]),
-        checkpoint_dir=smk.params.checkpoint_dir,
-        reports_model_dir=inputs.get("reports_model"),
-        threads=int(smk.threads),
-        progress=True,
-    )
+    training = smk.params.variant["training"]
+    with job_device(training.get("device", "auto"), require_gpu=bool(training.get("require_gpu", False))):
+        train_fold(
+            smk.params.variant,
+            manifest=inputs["manifest"],
+            folds=inputs["folds"],
+            cache=inputs["cache"],
+            cache_index=inputs["cache_index"],
+            fold=int(smk.wildcards.fold),
+            output_dir=smk.output.model,
+            image_size=int(smk.config["data"]["image_size"]),
+            checkpoint_dir=smk.params.checkpoint_dir,
+            reports_model_dir=inputs.get("reports_model"),
+            threads=int(smk.threads),
+            progress=True,
+            pretrained_manifest=inputs["pretrained"],
+        )

@@ -19,12 +19,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from transformers import AutoConfig, AutoModel, AutoTokenizer, BartConfig, BartForConditionalGeneration
-from transformers import logging as hf_logging
 
 from radgen.constants import CLASSES
 from radgen.models.fusion import ClassifierHead, ConcatFusion, CrossAttentionFusion, Gate, masked_mean
 from radgen.models.image_encoder import ImageEncoder
-from radgen.models.pretrained import hf_from_pretrained
+from radgen.models.pretrained import configure_transformers_logging, hf_from_pretrained, timm_weights_file
 from radgen.models.report_generator import ReportGenerator
 from radgen.models.text_encoder import TextEncoder
 from radgen.models.tokenization import (
@@ -33,6 +32,7 @@ from radgen.models.tokenization import (
     train_report_tokenizer,
     train_text_tokenizer,
 )
+from radgen.pretrained_fetch import DEFAULT_NAMES
 from radgen.variants import generates_reports, reads_text
 
 FORMAT = "radgen-checkpoint"
@@ -45,8 +45,7 @@ TEXT_TOKENIZER_DIR = "tokenizer_text"
 OPTIONAL_BUFFERS = frozenset({"prior_logit_adjust"})
 FUSION_TYPES = ("cross_attention", "concat", "early", "late", "none")
 
-hf_logging.set_verbosity_error()  # weight-loading chatter would drown the training logs
-hf_logging.disable_progress_bar()
+configure_transformers_logging()  # warnings stay visible (a checkpoint that did not load); progress bars go
 
 
 class CheckpointError(Exception):
@@ -459,9 +458,13 @@ class RadGenModel(nn.Module):
 
 # --------------------------------------------------------------------------- builders
 def _bart(
-    gen_cfg: dict[str, Any], tokenizer: Any, hf_config: dict[str, Any] | None, load_weights: bool
+    gen_cfg: dict[str, Any],
+    tokenizer: Any,
+    hf_config: dict[str, Any] | None,
+    load_weights: bool,
+    source: str | None = None,
 ) -> tuple[BartForConditionalGeneration, Any]:
-    name = gen_cfg.get("name", "facebook/bart-base")
+    name = source or gen_cfg.get("name", DEFAULT_NAMES["report_generator"])
     if hf_config is not None:
         return BartForConditionalGeneration(BartConfig.from_dict(hf_config)), tokenizer
     if load_weights and gen_cfg.get("pretrained", False):
@@ -492,9 +495,13 @@ def _bart(
 
 
 def _text_model(
-    txt_cfg: dict[str, Any], tokenizer: Any, hf_config: dict[str, Any] | None, load_weights: bool
+    txt_cfg: dict[str, Any],
+    tokenizer: Any,
+    hf_config: dict[str, Any] | None,
+    load_weights: bool,
+    source: str | None = None,
 ) -> tuple[nn.Module, Any]:
-    name = txt_cfg.get("name", "bert-base-uncased")
+    name = source or txt_cfg.get("name", DEFAULT_NAMES["text_encoder"])
     if hf_config is not None:
         hf = dict(hf_config)
         return AutoModel.from_config(AutoConfig.for_model(hf.pop("model_type"), **hf)), tokenizer
@@ -522,27 +529,38 @@ def build_model(
     tokenizers: dict[str, Any] | None = None,
     hf_configs: dict[str, dict[str, Any]] | None = None,
     metadata: dict[str, Any] | None = None,
+    pretrained_sources: dict[str, str] | None = None,
 ) -> RadGenModel:
     """Build the model a (resolved variant) model config describes.
 
-    - Pretrained parts come from `from_pretrained(name)` (hub id or local dir) / timm `pretrained=True`.
+    - Pretrained parts come from `from_pretrained(name)` (hub id or local dir) / timm `pretrained=True`, or,
+      when `pretrained_sources` ({part -> local path}, radgen.models.pretrained.resolve_sources) is given, from
+      those local paths only (the workflow's fetch_pretrained output); the saved config keeps the names.
     - Random-init parts follow `config_overrides`; their tokenizers are trained on `train_reports`
       (the fold's training reports only) unless `tokenizers` ({"report", "text"}) are given.
     - `hf_configs` (from a saved checkpoint) rebuilds the exact architecture without any download.
     """
     tokenizers = dict(tokenizers or {})
+    sources = dict(pretrained_sources or {})
     loading = hf_configs is not None
     hf_configs = hf_configs or {}
     dim = int(model_cfg["embed_dim"])
     img_cfg = model_cfg.get("image_encoder")
     image_encoder = None
     if img_cfg is not None:
+        img_kwargs = dict(img_cfg.get("kwargs") or {})
+        if "image_encoder" in sources and not loading:  # timm reads the local file instead of its hub entry
+            overlay = dict(img_kwargs.get("pretrained_cfg_overlay") or {})
+            img_kwargs["pretrained_cfg_overlay"] = {
+                **overlay,
+                "file": timm_weights_file(sources["image_encoder"]),
+            }
         image_encoder = ImageEncoder(
             img_cfg["name"],
             dim,
             image_size,
             pretrained=bool(img_cfg.get("pretrained", False)),
-            kwargs=img_cfg.get("kwargs"),
+            kwargs=img_kwargs,
             load_weights=not loading,
             z_norm=bool(img_cfg.get("z_norm", False)),
         )
@@ -560,7 +578,9 @@ def build_model(
                 int(gen_cfg.get("max_length", 64)),
                 extra_specials=TAG_TOKENS if gen_cfg.get("tag_token", False) else (),
             )
-        bart, report_tok = _bart(gen_cfg, tok, hf_configs.get("report_generator"), not loading)
+        bart, report_tok = _bart(
+            gen_cfg, tok, hf_configs.get("report_generator"), not loading, sources.get("report_generator")
+        )
         tag_ids = None
         if gen_cfg.get("tag_token", False):
             if not loading and gen_cfg.get(
@@ -585,7 +605,9 @@ def build_model(
             tok = train_text_tokenizer(
                 train_reports, int(txt_cfg.get("vocab_size", 1000)), int(txt_cfg.get("max_length", 128))
             )
-        model, text_tok = _text_model(txt_cfg, tok, hf_configs.get("text_encoder"), not loading)
+        model, text_tok = _text_model(
+            txt_cfg, tok, hf_configs.get("text_encoder"), not loading, sources.get("text_encoder")
+        )
         text_encoder = TextEncoder(model)
 
     return RadGenModel(

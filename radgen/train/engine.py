@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from radgen.constants import CLASSES
 from radgen.models import RadGenModel, build_model
+from radgen.models.pretrained import load_manifest, resolve_sources
 from radgen.runtime import generate_for, predict_split, reports_from_model, resolve_device, set_determinism
 from radgen.train.checkpoint import find_state, load_model_tensors, load_state, save_model_tensors, save_state
 from radgen.train.data import FoldData, Split, augment, class_weights, to_float
@@ -157,6 +158,9 @@ class WeightEMA:
 
 
 # --------------------------------------------------------------------------- the engine
+RUNTIME_ONLY = frozenset({"require_gpu"})  # training keys that do not change the model: not in the resume key
+
+
 def train_fold(
     variant: dict[str, Any],
     *,
@@ -173,6 +177,7 @@ def train_fold(
     progress: bool = True,
     epoch_callback: Callable[[int, dict[str, Any], RadGenModel], None] | None = None,
     keep_checkpoints: bool = False,
+    pretrained_manifest: PathLike | None = None,
 ) -> dict[str, Any]:
     """Train `variant` (a radgen.config.variant_config dict) on fold `fold`; write output_dir; return the summary.
 
@@ -183,6 +188,9 @@ def train_fold(
       for the inner-val images drive early stopping (without it, ground-truth val reports are used, with a warning).
     - epoch_callback(epoch, log_row, model): called after each epoch's checkpoint with the live (not averaged)
       model; tests use it to inspect weights and to simulate a kill.
+    - pretrained_manifest: fetch_pretrained's manifest; pretrained parts then load only from the local paths it
+      lists (never a hub). None: from their configured names (hub id or local directory).
+    - training.require_gpu: fail at once without CUDA instead of falling back to CPU.
     """
     wall0 = time.time()
     training = dict(variant["training"])
@@ -190,7 +198,14 @@ def train_fold(
     name = variant.get("name", "model")
     seed = int(training.get("seed", 0))
     set_determinism(threads)
-    device = resolve_device(training.get("device", "auto"))
+    device = resolve_device(
+        training.get("device", "auto"), require_gpu=bool(training.get("require_gpu", False))
+    )
+    sources = (
+        resolve_sources(model_cfg, load_manifest(pretrained_manifest), str(pretrained_manifest))
+        if pretrained_manifest is not None
+        else None
+    )
     amp = training.get("amp", "none") if device.type == "cuda" else "none"
     amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp)
 
@@ -207,7 +222,9 @@ def train_fold(
         "reports_from": variant.get("reports_from"),
         "training": training,
     }
-    model = build_model(model_cfg, image_size=size, train_reports=train.reports, metadata=metadata).to(device)
+    model = build_model(
+        model_cfg, image_size=size, train_reports=train.reports, metadata=metadata, pretrained_sources=sources
+    ).to(device)
 
     # Text a text branch without a generator of its own reads: the reports_from variant's generated reports for
     # inner-val (early stopping) and, for the generated share of the text mix, for the training images — the same
@@ -269,7 +286,10 @@ def train_fold(
     ckpt: Path | None = None
     if checkpoint_dir is not None:
         key_src = {
-            "variant": {k: variant.get(k) for k in ("name", "model", "training", "reports_from")},
+            "variant": {
+                **{k: variant.get(k) for k in ("name", "model", "reports_from")},
+                "training": {k: v for k, v in training.items() if k not in RUNTIME_ONLY},
+            },
             "fold": int(fold),
             "image_size": size,
             "data": data.fingerprint(),

@@ -1,8 +1,33 @@
-# Training and held-out prediction of every variant on every fold (GPU-resourced).
+# Training and held-out prediction of every variant on every fold (GPU-resourced), after the pretrained models
+# they need are materialised locally by fetch_pretrained (a local rule: it runs on the login node).
+from dataclasses import asdict
+
+from radgen.pretrained_fetch import components_of
 
 # Code both stages run (fold data, image conversion, the batched model loop). radgen/inference.py is read by
 # prediction only, so editing it reruns prediction jobs and no training job.
 RUNTIME_CODE = ("runtime.py", "data/folddata.py", "data/images.py")
+PRETRAINED_DIR = config["pretrained"]["dir"]
+PRETRAINED_MANIFEST = f"{PRETRAINED_DIR}/manifest.json"
+
+
+# Every pretrained model any variant names, fetched once (an empty manifest when nothing is pretrained). A change of
+# that set reruns this job; training jobs read the manifest as `ancient` so that they rerun only when their own
+# model config changes (their params), not when another variant adds a model.
+rule fetch_pretrained:
+    output:
+        manifest=PRETRAINED_MANIFEST,
+    log:
+        f"{LOGS}/fetch_pretrained.log",
+    conda:
+        ENV
+    params:
+        components={
+            c.key: asdict(c) for c in components_of(s.model for s in SPECS.values())
+        },
+        directory=lambda wildcards, output: Path(output.manifest).parent,
+    script:
+        "../../scripts/fetch_pretrained.py"
 
 
 rule train:
@@ -12,6 +37,7 @@ rule train:
         folds="results/data/folds.csv",
         cache="results/data/cache.npy",
         cache_index="results/data/cache_index.csv",
+        pretrained=ancient(PRETRAINED_MANIFEST),
         code=code("models", "train", *RUNTIME_CODE),
     output:
         model=directory("results/models/{variant}/fold{fold}"),
