@@ -13,6 +13,9 @@ CLI see posteriors under the training part's class frequencies, and their argmax
 Determinism and resume: every epoch's randomness (sampler, augmentation, dropout, text mixing) is re-seeded
 from (seed, epoch), and the checkpoint written after each epoch holds model, optimizer, scheduler, scaler,
 RNG and early-stopping state; a rerun after a kill resumes from it and ends bit-for-bit equal on CPU.
+
+Time: summary.json's `time_breakdown_s` says where the job's wall time went (radgen.train.timing; sections only
+read the clock, they add no host-device synchronisation).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from radgen.train.checkpoint import find_state, load_model_tensors, load_state, 
 from radgen.train.data import FoldData, Split, augment, class_weights, to_float
 from radgen.train.metrics import macro_auc
 from radgen.train.priors import training_priors
+from radgen.train.timing import Stopwatch
 from radgen.variants import GROUND_TRUTH
 
 log = logging.getLogger("radgen.train")
@@ -193,6 +197,8 @@ def train_fold(
     - training.require_gpu: fail at once without CUDA instead of falling back to CPU.
     """
     wall0 = time.time()
+    clock0 = time.perf_counter()
+    sw = Stopwatch()  # summary.json's time_breakdown_s (radgen.train.timing: CUDA caveat)
     training = dict(variant["training"])
     model_cfg = variant["model"]
     name = variant.get("name", "model")
@@ -209,7 +215,8 @@ def train_fold(
     amp = training.get("amp", "none") if device.type == "cuda" else "none"
     amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp)
 
-    data = FoldData(manifest, folds, cache, cache_index, fold)
+    with sw("setup"):
+        data = FoldData(manifest, folds, cache, cache_index, fold)
     size = int(image_size or data.image_size)
     train, val = data.train, data.val
 
@@ -222,9 +229,11 @@ def train_fold(
         "reports_from": variant.get("reports_from"),
         "training": training,
     }
-    model = build_model(
-        model_cfg, image_size=size, train_reports=train.reports, metadata=metadata, pretrained_sources=sources
-    ).to(device)
+    with sw("setup"):
+        model = build_model(
+            model_cfg, image_size=size, train_reports=train.reports, metadata=metadata, pretrained_sources=sources
+        )
+        model = model.to(device)
 
     # Text a text branch without a generator of its own reads: the reports_from variant's generated reports for
     # inner-val (early stopping) and, for the generated share of the text mix, for the training images — the same
@@ -233,8 +242,10 @@ def train_fold(
     source_train_texts: list[str] | None = None
     if model.has_text and not model.has_generator:
         if reports_model_dir is not None:
-            val_reports = reports_from_model(reports_model_dir, data, val, device)
-            source_train_texts = reports_from_model(reports_model_dir, data, train, device)
+            with sw("validation"):
+                val_reports = reports_from_model(reports_model_dir, data, val, device)
+            with sw("training_text_generation"):
+                source_train_texts = reports_from_model(reports_model_dir, data, train, device)
         else:
             if variant.get("reports_from") != GROUND_TRUTH:
                 log.warning(
@@ -308,6 +319,7 @@ def train_fold(
         "stopped": False,
         "log": [],
         "train_seconds": 0.0,
+        "time_breakdown_s": {},
         "resumed_from": None,
     }
     sampler_gen = torch.Generator().manual_seed(seed)
@@ -315,10 +327,12 @@ def train_fold(
     best_in_memory: dict[str, torch.Tensor] | None = None
     ema = WeightEMA(model, float(training.get("ema_decay", 0.0)))
     if ckpt is not None and (found := find_state(ckpt)) is not None:
-        rng, meta = load_state(
-            found, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, ema=ema.shadow
-        )
+        with sw("checkpointing"):
+            rng, meta = load_state(
+                found, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, ema=ema.shadow
+            )
         state.update(meta)
+        sw.add(state.get("time_breakdown_s") or {})  # earlier sessions' sections
         state["resumed_from"] = state["epoch"]
         torch.set_rng_state(rng["torch"])
         sampler_gen.set_state(rng["sampler"])
@@ -366,7 +380,7 @@ def train_fold(
                     [train.reports[i] for i in use_gen],
                     train.rows[use_gen],
                 )
-                with ema.applied(model):
+                with sw("training_text_generation"), ema.applied(model):
                     generated = generate_for(model, data, subset, device)
             for i, text in zip(use_gen, generated, strict=True):
                 train_texts[i] = text
@@ -384,70 +398,81 @@ def train_fold(
         sums = {"loss": 0.0, "cls": 0.0, "report": 0.0}
         n_seen = 0
         for idx in batches(order, batch_size):
-            images = to_float(data.images(train.rows[idx]), size).to(device) if model.has_image else None
-            if images is not None and training.get("augment", False):
-                images = augment(images, aug_gen)
-            labels = torch.from_numpy(train.labels[idx]).to(device)
-            text = model.tokenize_text([train_texts[i] for i in idx], device) if model.has_text else None
-            report_labels = (
-                model.tokenize_reports([train.reports[i] for i in idx], device)
-                if model.has_generator
-                else None
-            )
-            with torch.autocast(
-                device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
-            ):
-                tag_targets = None
-                if tag_forcing > 0 and model.tagger is not None:
-                    forced = torch.rand(len(idx), generator=mix_gen) < tag_forcing
-                    tag_targets = torch.where(forced, torch.from_numpy(train.labels[idx]), -1).to(device)
-                out = model(images=images, text=text, report_labels=report_labels, tag_targets=tag_targets)
-                if out["branch_logits"] is not None:
-                    loss_cls = torch.stack(
-                        [F.cross_entropy(b.float(), labels, weight=ce_weight) for b in out["branch_logits"]]
-                    ).mean()
+            with sw("data_and_augmentation"):
+                images = to_float(data.images(train.rows[idx]), size).to(device) if model.has_image else None
+                if images is not None and training.get("augment", False):
+                    images = augment(images, aug_gen)
+                labels = torch.from_numpy(train.labels[idx]).to(device)
+            with sw("tokenization"):
+                text = model.tokenize_text([train_texts[i] for i in idx], device) if model.has_text else None
+                report_labels = (
+                    model.tokenize_reports([train.reports[i] for i in idx], device)
+                    if model.has_generator
+                    else None
+                )
+            with sw("forward_backward_optimizer"):
+                with torch.autocast(
+                    device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+                ):
+                    tag_targets = None
+                    if tag_forcing > 0 and model.tagger is not None:
+                        forced = torch.rand(len(idx), generator=mix_gen) < tag_forcing
+                        tag_targets = torch.where(forced, torch.from_numpy(train.labels[idx]), -1).to(device)
+                    out = model(
+                        images=images, text=text, report_labels=report_labels, tag_targets=tag_targets
+                    )
+                    if out["branch_logits"] is not None:
+                        loss_cls = torch.stack(
+                            [
+                                F.cross_entropy(b.float(), labels, weight=ce_weight)
+                                for b in out["branch_logits"]
+                            ]
+                        ).mean()
+                    else:
+                        loss_cls = F.cross_entropy(out["logits"].float(), labels, weight=ce_weight)
+                    # the tagger learns from the batches as sampled (unweighted CE); its prior is corrected at
+                    # decision time by model.tag_logit_adjust
+                    if out["tag_logits"] is not None:
+                        loss_cls = loss_cls + tag_weight * F.cross_entropy(out["tag_logits"].float(), labels)
+                    loss_report = (
+                        out["report_loss"].float().mean() if out["report_loss"] is not None else None
+                    )
+                    loss = loss_cls + report_weight * loss_report if loss_report is not None else loss_cls
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None and scaler.is_enabled():
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                    if clip > 0:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    scaler.step(optimizer)
+                    scaler.update()
                 else:
-                    loss_cls = F.cross_entropy(out["logits"].float(), labels, weight=ce_weight)
-                # the tagger learns from the batches as sampled (unweighted CE); its prior is corrected at
-                # decision time by model.tag_logit_adjust
-                if out["tag_logits"] is not None:
-                    loss_cls = loss_cls + tag_weight * F.cross_entropy(out["tag_logits"].float(), labels)
-                loss_report = out["report_loss"].float().mean() if out["report_loss"] is not None else None
-                loss = loss_cls + report_weight * loss_report if loss_report is not None else loss_cls
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None and scaler.is_enabled():
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                if clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                if clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-                optimizer.step()
-            scheduler.step()
-            ema.update(model)
-            b = len(idx)
-            n_seen += b
-            sums["loss"] += float(loss.detach()) * b
-            sums["cls"] += float(loss_cls.detach()) * b
-            sums["report"] += float(loss_report.detach()) * b if loss_report is not None else 0.0
+                    loss.backward()
+                    if clip > 0:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    optimizer.step()
+                scheduler.step()
+                ema.update(model)
+                b = len(idx)
+                n_seen += b
+                sums["loss"] += float(loss.detach()) * b
+                sums["cls"] += float(loss_cls.detach()) * b
+                sums["report"] += float(loss_report.detach()) * b if loss_report is not None else 0.0
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{sums['loss'] / n_seen:.3f}", refresh=False)
 
-        with ema.applied(model):
+        with sw("validation"), ema.applied(model):
             probs, _ = predict_split(model, data, val, device, reports=val_reports)
             auc = macro_auc(val.labels, probs)
             improved = auc > state["best_auc"] + 1e-9
             if improved:
                 state.update(best_auc=auc, best_epoch=epoch, bad_epochs=0)
-                if ckpt is not None:
-                    ckpt.mkdir(parents=True, exist_ok=True)
-                    save_model_tensors(model, ckpt / "best.safetensors")
-                else:
-                    best_in_memory = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                with sw("checkpointing"):
+                    if ckpt is not None:
+                        ckpt.mkdir(parents=True, exist_ok=True)
+                        save_model_tensors(model, ckpt / "best.safetensors")
+                    else:
+                        best_in_memory = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 state["bad_epochs"] += 1
         row: dict[str, Any] = {
@@ -465,6 +490,7 @@ def train_fold(
         row["epoch_seconds"] = time.time() - t0
         state["log"].append(row)
         state["train_seconds"] = previous_seconds + (time.time() - wall0)
+        state["time_breakdown_s"] = dict(sw.seconds)
         state["epoch"] = epoch + 1
         if state["bad_epochs"] >= patience:
             state["stopped"] = True
@@ -481,29 +507,31 @@ def train_fold(
             " *" if improved else "",
         )
         if ckpt is not None:
-            save_state(
-                ckpt,
-                model=model,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                scaler=scaler,
-                ema=ema.shadow,
-                rng={
-                    "torch": torch.get_rng_state(),
-                    "sampler": sampler_gen.get_state(),
-                    "augment": aug_gen.get_state(),
-                },
-                meta={k: v for k, v in state.items() if k != "resumed_from"},
-            )
+            with sw("checkpointing"):
+                save_state(
+                    ckpt,
+                    model=model,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    scaler=scaler,
+                    ema=ema.shadow,
+                    rng={
+                        "torch": torch.get_rng_state(),
+                        "sampler": sampler_gen.get_state(),
+                        "augment": aug_gen.get_state(),
+                    },
+                    meta={k: v for k, v in state.items() if k != "resumed_from"},
+                )
         if epoch_callback is not None:
             epoch_callback(epoch, row, model)
     bar.close()
 
     # restore the best epoch
-    if ckpt is not None and (ckpt / "best.safetensors").is_file():
-        load_model_tensors(model, ckpt / "best.safetensors")
-    elif best_in_memory is not None:
-        model.load_state_dict(best_in_memory)
+    with sw("checkpointing"):
+        if ckpt is not None and (ckpt / "best.safetensors").is_file():
+            load_model_tensors(model, ckpt / "best.safetensors")
+        elif best_in_memory is not None:
+            model.load_state_dict(best_in_memory)
     if model.text_encoder is not None:
         model.text_encoder.requires_grad_(True)
 
@@ -527,7 +555,11 @@ def train_fold(
     model.metadata.update(
         {"best_epoch": summary["best_epoch"], "class_weights": summary["class_weights"], **priors.as_dict()}
     )
-    _write_output(Path(output_dir), model, state["log"], summary)
+    with sw("checkpointing"):
+        staged = _stage_output(Path(output_dir), model, state["log"])
+    # seconds per part of this job (all sessions) up to here, `other` the rest of it
+    summary["time_breakdown_s"] = sw.breakdown(previous_seconds + time.perf_counter() - clock0)
+    _commit_output(staged, Path(output_dir), summary)
     if ckpt is not None and not keep_checkpoints:
         shutil.rmtree(ckpt, ignore_errors=True)
     return summary
@@ -541,8 +573,8 @@ def _file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_output(out: Path, model: RadGenModel, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    """Write into a temporary sibling and rename it into place: a crash never leaves a half-written model dir."""
+def _stage_output(out: Path, model: RadGenModel, rows: list[dict[str, Any]]) -> Path:
+    """Write the model and train_log.csv into a temporary sibling of `out` (renamed by _commit_output)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -552,6 +584,11 @@ def _write_output(out: Path, model: RadGenModel, rows: list[dict[str, Any]], sum
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+    return tmp
+
+
+def _commit_output(tmp: Path, out: Path, summary: dict[str, Any]) -> None:
+    """Add summary.json and rename the staged directory into place: a crash never leaves a half-written model dir."""
     (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
     if out.exists():
         shutil.rmtree(out)
