@@ -231,7 +231,11 @@ def train_fold(
     }
     with sw("setup"):
         model = build_model(
-            model_cfg, image_size=size, train_reports=train.reports, metadata=metadata, pretrained_sources=sources
+            model_cfg,
+            image_size=size,
+            train_reports=train.reports,
+            metadata=metadata,
+            pretrained_sources=sources,
         )
         model = model.to(device)
 
