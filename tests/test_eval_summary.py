@@ -311,3 +311,19 @@ def test_script_adapters(tmp_path: Path, restore_logging) -> None:
         "macro-AUC": 1,
     }
     assert (tmp_path / "logs" / "summary.log").read_text()
+
+
+def test_results_and_paper_files_get_normal_permissions(tmp_path):
+    """mkstemp makes 0600 files; metrics, figures and tables.tex must be as readable as any file the user writes."""
+    import os
+    import stat
+
+    from radgen.evaluate.io import write_json
+    from radgen.paper.render import atomic_write_text
+
+    umask = os.umask(0)
+    os.umask(umask)
+    write_json(tmp_path / "m.json", {"a": 1})
+    atomic_write_text(tmp_path / "t.tex", "x")
+    for name in ("m.json", "t.tex"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask

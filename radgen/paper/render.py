@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from radgen.data.io import atomic_path
 from radgen.paper.context import PaperInputs, build_context
 from radgen.paper.latex import make_environment
 
@@ -26,17 +25,9 @@ METHODS_TEMPLATE = "methods.tex.j2"
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write text to path via a temporary file in the same directory and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write text to path through radgen.data.io.atomic_path (temporary file, rename, normal permissions)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def render_paper(
