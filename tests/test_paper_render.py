@@ -267,6 +267,7 @@ def test_variables_define_text_and_provenance_macros(tmp_path: Path) -> None:
         "RGBestBaselineMacroAuc": "0.725",
         "RGRefMinusBestBaseline": "+0.125",
         "RGRefVsBestBaseline": "significantly above",  # from the test's verdict, not from the printed means
+        "RGRefMinusBestBaselinePooled": "+0.130",  # -(Swin - RadGen) on the pooled predictions
         "RGRefMinusBestBaselineLow": "+0.050",
         "RGRefMinusBestBaselineHigh": "+0.200",
         "RGNAblationsSigLower": "0",

@@ -910,7 +910,13 @@ def _headline_macros(
     reg.add(
         ("RefVsBestBaseline",), comparative_words(macro.get("verdict")), "paired test of macro-AUC (Holm)"
     )
-    low, high = macro.get("ci_low"), macro.get("ci_high")  # CI of best baseline minus reference
+    low, high = macro.get("ci_low"), macro.get("ci_high")  # CI of best baseline minus reference (pooled)
+    pooled_delta = macro.get("delta")
+    reg.add(
+        ("RefMinusBestBaselinePooled",),
+        latex.signed(None if pooled_delta is None else -pooled_delta, DIGITS),
+        "reference minus best baseline, pooled out-of-fold macro-AUC (the tested difference)",
+    )
     reg.add(("RefMinusBestBaselineLow",), latex.signed(None if high is None else -high, DIGITS), "its CI low")
     reg.add(("RefMinusBestBaselineHigh",), latex.signed(None if low is None else -low, DIGITS), "its CI high")
     reg.add(("RefVsBestBaselineP",), _pexpr(macro.get("p_holm")), "Holm-adjusted p of that test")
