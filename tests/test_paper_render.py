@@ -458,3 +458,14 @@ def test_snakemake_adapter(tmp_path: Path) -> None:
     assert macros["RGRefMacroAuc"] == "0.850" and macros["RGRefNParams"] == r"1.5\,M"
     assert "wrote" in (tmp_path / "render.log").read_text()
     assert r"\section{Method}" in (out / "methods.tex").read_text()
+
+
+def test_an_oracle_row_is_never_marked_best() -> None:
+    from radgen.paper.context import _mark_best
+
+    def row(name: str, group: str, mean: float) -> dict:
+        return {"name": name, "group": group, "cells": {"auc": {"mean": mean, "best": False}}}
+
+    rows = [row("radgen", "main", 0.86), row("swin", "baseline", 0.90), row("oracle", "oracle", 0.97)]
+    _mark_best(rows, ["auc"])
+    assert [r["cells"]["auc"]["best"] for r in rows] == [False, True, False]

@@ -105,6 +105,7 @@ REPORT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ce_findings_f1_micro", r"CE-F1\textsubscript{find}"),
     (MAIN_FINDING_METRIC, "MF"),
 )
+NOT_COMPETING = ("oracle", "floor")  # rows shown for reference, never marked best
 # Reference rows of the report table (radgen.evaluate.floors): what class information alone, and no information, buy.
 FLOOR_LABELS: dict[str, str] = {
     "floor_same_class": "Floor: a random training report of the true class",
@@ -430,7 +431,10 @@ class MacroRegistry:
 
 
 def _mark_best(rows: list[dict[str, Any]], keys: Iterable[str], digits: int = DIGITS) -> None:
-    """Flag the best (highest, as printed) mean of each column; ties at printed precision are all bold."""
+    """Flag the best (highest, as printed) mean of each column; ties at printed precision are all bold.
+
+    An oracle row reads the reference reports at test time: a ceiling, never "best" among deployable models."""
+    rows = [r for r in rows if r.get("group") not in NOT_COMPETING]
     for key in keys:
         values = [round(r["cells"][key]["mean"], digits) for r in rows if r["cells"][key]["mean"] is not None]
         if len(values) < 2:
