@@ -428,13 +428,19 @@ def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) ->
         seen.extend(reports)
         return real_tokenize(self, reports, device)
 
-    def fake_reports(model_dir, fold_data, split, device):  # the source generator, replaced by a marker
+    source = object()  # the reports_from model, replaced by a marker
+    real_generate = engine.generate_for
+
+    def fake_generate(model, fold_data, split, device):
+        if model is not source:
+            return real_generate(model, fold_data, split, device)
         asked.append(len(split))
         return [f"GENERATED {i}" for i in split.image_ids]
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(RadGenModel, "tokenize_text", tokenize)
-        mp.setattr(engine, "reports_from_model", fake_reports)
+        mp.setattr(engine, "load_reports_source", lambda model_dir, device: source)
+        mp.setattr(engine, "generate_for", fake_generate)
         mf.train(v, data, out, **kwargs)
     return seen, asked
 

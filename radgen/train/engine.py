@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from radgen.constants import CLASSES
 from radgen.models import RadGenModel, build_model
 from radgen.models.pretrained import load_manifest, resolve_sources
-from radgen.runtime import generate_for, predict_split, reports_from_model, resolve_device, set_determinism
+from radgen.runtime import generate_for, load_reports_source, predict_split, resolve_device, set_determinism
 from radgen.train.checkpoint import find_state, load_model_tensors, load_state, save_model_tensors, save_state
 from radgen.train.data import FoldData, Split, augment, class_weights, to_float
 from radgen.train.metrics import macro_auc
@@ -246,10 +246,13 @@ def train_fold(
     source_train_texts: list[str] | None = None
     if model.has_text and not model.has_generator:
         if reports_model_dir is not None:
+            with sw("setup"):
+                source = load_reports_source(reports_model_dir, device)
             with sw("validation"):
-                val_reports = reports_from_model(reports_model_dir, data, val, device)
+                val_reports = generate_for(source, data, val, device)
             with sw("training_text_generation"):
-                source_train_texts = reports_from_model(reports_model_dir, data, train, device)
+                source_train_texts = generate_for(source, data, train, device)
+            del source
         else:
             if variant.get("reports_from") != GROUND_TRUTH:
                 log.warning(
