@@ -11,8 +11,6 @@ import copy
 import json
 import logging
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import huggingface_hub
@@ -22,7 +20,7 @@ import timm
 import torch
 from safetensors.torch import load_file, save_file
 from test_model_architecture import minilm_dir
-from test_workflow_e2e import COPIED, ROOT
+from test_workflow_e2e import COPIED, ROOT, run
 
 from radgen.config import load_config
 from radgen.models import build_model
@@ -266,14 +264,7 @@ def _dag_edges(output: str) -> tuple[dict[str, str], set[tuple[str, str]]]:
 def test_fetch_pretrained_runs_before_every_training_job(tmp_path, config):
     for name in COPIED:
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    done = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--dag", "--configfile", config],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run(["--dag", "--configfile", config], tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     nodes, edges = _dag_edges(done.stdout)
     fetch = [n for n, rule in nodes.items() if rule == "fetch_pretrained"]

@@ -15,23 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow_e2e import COPIED, ROOT, planned_rules
+from test_workflow_e2e import COPIED, ROOT, planned_rules, run
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 IGNORED = shutil.ignore_patterns("__pycache__", "tables.tex", "variables.tex", "main.pdf")
 
 
 def smk(args: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(
-        [*SNAKEMAKE, *args, "--configfile", "tiny.yaml"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run([*args, "--configfile", "tiny.yaml"], cwd, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout + done.stderr
 

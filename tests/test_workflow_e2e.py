@@ -38,8 +38,11 @@ def tiny_config() -> dict:
     return config
 
 
-def run(args: list[str], cwd: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+def run(
+    args: list[str], cwd: Path, timeout: int = 1200, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Snakemake in a subprocess (the workflow tests' one way of running it); `env` adds variables."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
     return subprocess.run(
         [*SNAKEMAKE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
+from test_workflow_e2e import ROOT, run
 
-ROOT = Path(__file__).resolve().parent.parent
 COPIED = ("workflow", "scripts", "config", "radgen")
 TARGET = "results/data/manifest.csv"
 
@@ -28,16 +27,9 @@ def _image(path: Path, seed: int) -> None:
 
 
 def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(work), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", TARGET, *args, "--cores", "1", "--configfile", "folder.yaml"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    pythonpath = os.pathsep.join([str(work), os.environ.get("PYTHONPATH", "")])
+    args = (TARGET, *args, "--cores", "1", "--configfile", "folder.yaml")
+    return run(list(args), work, timeout=300, env={"PYTHONPATH": pythonpath})
 
 
 def _plans_manifest(work: Path) -> bool:
