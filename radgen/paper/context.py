@@ -18,7 +18,7 @@ from radgen.paper.facts import paper_facts
 from radgen.paper.inputs import PaperData, PaperInputError, PaperInputs, read_inputs
 from radgen.paper.macros import render_macros
 from radgen.paper.methods import methods_context
-from radgen.paper.tables import CLASS_LABELS, build_tables
+from radgen.paper.tables import build_tables
 from radgen.variants import VariantSet, variant_set
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def build_context(
         "data_source": str(data_cfg.get("source", "unknown")),
         "dataset_description": (config.get("paper") or {}).get("dataset_description"),
         "dataset": data.dataset,
-        "classes": [{"key": c, "label": CLASS_LABELS[c]} for c in CLASSES],
+        "classes": list(CLASSES),
         "tables": tables,
         "macros": render_macros(facts),
         "significance_level": data.headline.get("alpha"),

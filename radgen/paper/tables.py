@@ -18,43 +18,36 @@ from radgen.paper.inputs import Bench, PaperData, Summary
 from radgen.variants import VariantSet, VariantSpec
 
 DIGITS = 3
-CLASS_LABELS: dict[str, str] = {"normal": "Normal", "pneumonia": "Pneumonia", "tb": "TB"}
 NOT_COMPETING = ("oracle", "floor")  # rows shown for reference, never marked best
 
-# Column specs: (metric key in summary.csv, TeX header). Headers are trusted constants, not data.
-MAIN_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("macro_auc", "Macro-AUC"),
-    ("auc_normal", r"AUC\textsubscript{N}"),
-    ("auc_pneumonia", r"AUC\textsubscript{P}"),
-    ("auc_tb", r"AUC\textsubscript{TB}"),
-    ("BLEU-4", "BLEU-4"),
-    ("ROUGE-L", "ROUGE-L"),
-    ("ce_f1_micro", "CE-F1"),
+# The metrics (summary.csv keys) of each table, in column order; the headers are words, in tables.tex.j2.
+MAIN_COLUMNS: tuple[str, ...] = (
+    "macro_auc",
+    "auc_normal",
+    "auc_pneumonia",
+    "auc_tb",
+    "BLEU-4",
+    "ROUGE-L",
+    "ce_f1_micro",
 )
-REPORT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("BLEU-1", "B-1"),
-    ("BLEU-2", "B-2"),
-    ("BLEU-3", "B-3"),
-    ("BLEU-4", "B-4"),
-    ("ROUGE-L", "R-L"),
-    ("CIDEr", "CIDEr"),
-    ("METEOR", "METEOR"),  # dropped when no variant has it (needs Java)
-    ("ce_precision_micro", "CE-P"),
-    ("ce_recall_micro", "CE-R"),
-    ("ce_f1_micro", "CE-F1"),
-    ("ce_f1_macro", r"CE-F1\textsubscript{macro}"),
-    ("ce_findings_f1_micro", r"CE-F1\textsubscript{find}"),
-    (MAIN_FINDING_METRIC, "MF"),
+REPORT_COLUMNS: tuple[str, ...] = (
+    "BLEU-1",
+    "BLEU-2",
+    "BLEU-3",
+    "BLEU-4",
+    "ROUGE-L",
+    "CIDEr",
+    "METEOR",  # dropped when no variant has it (needs Java)
+    "ce_precision_micro",
+    "ce_recall_micro",
+    "ce_f1_micro",
+    "ce_f1_macro",
+    "ce_findings_f1_micro",
+    MAIN_FINDING_METRIC,
 )
-ABLATION_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("macro_auc", "Macro-AUC"),
-    ("macro_f1", "Macro-F1"),
-    ("sensitivity_tb", r"Sens\textsubscript{TB}"),
-)
-SENS_SPEC_COLUMNS: tuple[tuple[str, str], ...] = tuple(
-    (f"{kind}_{c}", f"{short}\\textsubscript{{{CLASS_LABELS[c]}}}")
-    for c in CLASSES
-    for kind, short in (("sensitivity", "Sens"), ("specificity", "Spec"))
+ABLATION_COLUMNS: tuple[str, ...] = ("macro_auc", "macro_f1", "sensitivity_tb")
+SENS_SPEC_COLUMNS: tuple[str, ...] = tuple(
+    f"{kind}_{c}" for c in CLASSES for kind in ("sensitivity", "specificity")
 )
 
 Row = dict[str, Any]
@@ -112,8 +105,8 @@ def _has_any(summary: Summary, metric: str, names: Iterable[str]) -> bool:
     return any(getattr(summary.get(n, {}).get(metric), "mean", None) is not None for n in names)
 
 
-def _columns(spec: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"key": k, "header": h} for k, h in spec]
+def _columns(keys: Iterable[str]) -> list[dict[str, str]]:
+    return [{"key": k} for k in keys]
 
 
 def _ids(specs: Iterable[VariantSpec]) -> list[tuple[str, str, str]]:
@@ -132,7 +125,7 @@ def variant_groups(specs: VariantSet) -> tuple[list[VariantSpec], list[VariantSp
 def _ablation_table(summary: Summary, significant: Mapping[str, Any], specs: VariantSet) -> dict[str, Any]:
     """The full model first, then each switch with the difference of its mean to the full model's."""
     ref = specs.reference
-    keys = [k for k, _ in ABLATION_COLUMNS]
+    keys = list(ABLATION_COLUMNS)
     rows = _rows(_ids([ref, *specs.in_group("ablation")]), summary, significant, keys, ref.name)
     _mark_best(rows, keys)
     for r in rows:
@@ -145,14 +138,13 @@ def _ablation_table(summary: Summary, significant: Mapping[str, Any], specs: Var
 
 def _report_table(summary: Summary, significant: Mapping[str, Any], specs: VariantSet) -> dict[str, Any]:
     """Only variants that have report metrics; METEOR only if some variant has it; the floors below them."""
-    spec = [(k, h) for k, h in REPORT_COLUMNS if k != "METEOR" or _has_any(summary, "METEOR", specs)]
-    keys = [k for k, _ in spec]
+    keys = [k for k in REPORT_COLUMNS if k != "METEOR" or _has_any(summary, "METEOR", specs)]
     gen = [s for s in specs.values() if any(_has_any(summary, k, [s.name]) for k in keys)]
     ref = specs.reference.name
     rows = _rows(_ids(gen), summary, significant, keys, ref)
     _mark_best(rows, keys)
     floors = _rows([(f, f, "floor") for f in FLOORS if f in summary], summary, {}, keys, ref)
-    return {"columns": _columns(spec), "groups": [g for g in (rows, floors) if g]}
+    return {"columns": _columns(keys), "groups": [g for g in (rows, floors) if g]}
 
 
 def build_tables(data: PaperData, specs: VariantSet) -> dict[str, Any]:
@@ -160,10 +152,10 @@ def build_tables(data: PaperData, specs: VariantSet) -> dict[str, Any]:
     summary, ref = data.summary, specs.reference.name
     significant = data.headline.get("significant") or {}
     groups = variant_groups(specs)
-    main_keys = [k for k, _ in MAIN_COLUMNS]  # baselines first, the reference last: the row compared with all
+    main_keys = list(MAIN_COLUMNS)  # baselines first, the reference last: the row compared with all
     main_rows = _rows(_ids(groups[1] + groups[0]), summary, significant, main_keys, ref)
     _mark_best(main_rows, main_keys)
-    ss_keys = [k for k, _ in SENS_SPEC_COLUMNS]
+    ss_keys = list(SENS_SPEC_COLUMNS)
     ss_groups = [_rows(_ids(g), summary, significant, ss_keys, ref) for g in groups if g]
     _mark_best([r for g in ss_groups for r in g], ss_keys)
     compute = [
