@@ -471,3 +471,11 @@ def test_an_oracle_row_is_never_marked_best() -> None:
     rows = [row("radgen", "main", 0.86), row("swin", "baseline", 0.90), row("oracle", "oracle", 0.97)]
     _mark_best(rows, ["auc"])
     assert [r["cells"]["auc"]["best"] for r in rows] == [False, True, False]
+
+
+def test_methods_states_the_grey_normalisation_the_encoder_uses() -> None:
+    from radgen.models.image_encoder import GRAY_MEAN, GRAY_STD
+    from radgen.paper.methods import GRAY_MEAN as STATED_MEAN
+    from radgen.paper.methods import GRAY_STD as STATED_STD
+
+    assert (STATED_MEAN, STATED_STD) == (GRAY_MEAN, GRAY_STD)
