@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from radgen.data.validity import read_warnings
-from radgen.paper.context import PaperInputs
+from radgen.paper.inputs import PaperInputs
 from radgen.paper.render import render_paper
 from radgen.runlog import job_log
 

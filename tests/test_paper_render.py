@@ -16,7 +16,7 @@ import pytest
 
 from radgen.evaluate.headline import write_headline
 from radgen.paper import latex
-from radgen.paper.context import PaperInputError, PaperInputs
+from radgen.paper.inputs import PaperInputError, PaperInputs
 from radgen.paper.macros import comparative_words
 from radgen.paper.provenance import config_hash, git_commit
 from radgen.paper.render import render_paper

@@ -23,8 +23,6 @@ from radgen.variants import VariantSet, variant_set
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PaperInputError", "PaperInputs", "build_context", "specs_from_config"]
-
 
 def specs_from_config(config: Mapping[str, Any]) -> VariantSet:
     """The variants (radgen.variants), with a paper-stage error when the config has none or an invalid one."""
