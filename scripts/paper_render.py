@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from radgen.data.validity import read_warnings
-from radgen.paper.context import PaperInputs
+from radgen.paper.inputs import PaperInputs
 from radgen.paper.render import render_paper
 from radgen.runlog import job_log
 
@@ -14,8 +14,8 @@ with job_log(snakemake):  # noqa: F821 - injected by Snakemake
         manifest=smk.input.manifest,
         folds=smk.input.folds,
         summary=smk.input.summary,
+        headline=smk.input.headline,
         pooled=smk.input.pooled,
-        comparisons=smk.input.comparisons,
         comparisons_meta=smk.input.get("comparisons_meta"),
         data_notes=[w["message"] for w in read_warnings(smk.input.get("warnings", []))],
         benchmarks=list(smk.input.benchmarks),

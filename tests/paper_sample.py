@@ -17,6 +17,8 @@ import pandas as pd
 
 from radgen.config import variant_config
 from radgen.constants import CLASSES
+from radgen.evaluate.headline import write_headline
+from radgen.variants import variant_set
 
 CLASSIFICATION = (
     "macro_auc",
@@ -178,6 +180,14 @@ def write_sample_results(
     }
     (res / "metrics" / "comparisons.json").write_text(
         json.dumps({"alpha": 0.05, "correction": "Holm", "families": families, "unit": "patient"})
+    )
+    specs = variant_set(dict(config))  # the headline rule of the workflow, on the made-up metrics
+    write_headline(
+        res / "metrics" / "summary.csv",
+        res / "metrics" / "comparisons.csv",
+        res / "metrics" / "headline.json",
+        reference=specs.reference.name,
+        groups={name: spec.group for name, spec in specs.items()},
     )
     return res
 

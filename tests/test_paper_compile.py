@@ -13,7 +13,7 @@ from paper_sample import FIGURES, write_sample_figures, write_sample_results
 
 from radgen.config import load_config
 from radgen.paper import compile as paper_compile
-from radgen.paper.context import PaperInputs
+from radgen.paper.inputs import PaperInputs
 from radgen.paper.render import render_paper
 
 REPO = Path(__file__).resolve().parents[1]

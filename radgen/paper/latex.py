@@ -17,7 +17,7 @@ this scheme, documented once here and used everywhere:
   ``DensenetOneTwoOne``, ``fold10`` -> ``FoldOneZero``).
 
 So ``macro_name("radgen", "macro_auc")`` is ``RGRadgenMacroAuc``. Distinct inputs can collide (``a_b`` and ``aB``);
-``MacroRegistry`` in ``radgen.paper.context`` refuses duplicates rather than letting TeX redefine a macro.
+the macros of the paper are declared by name in ``radgen.paper.macros``, and a test refuses duplicates there.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from radgen.data.io import atomic_path
-from radgen.paper.context import PaperInputs, build_context
+from radgen.paper.context import build_context
+from radgen.paper.inputs import PaperInputs
 from radgen.paper.latex import make_environment
 
 log = logging.getLogger(__name__)

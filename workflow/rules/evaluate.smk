@@ -81,6 +81,24 @@ rule summarize:
         "../../scripts/evaluate_summary.py"
 
 
+rule headline:
+    input:
+        summary="results/metrics/summary.csv",
+        comparisons="results/metrics/comparisons.csv",
+        code=code("evaluate/headline.py"),
+    output:
+        headline="results/metrics/headline.json",
+    log:
+        f"{LOGS}/evaluate/headline.log",
+    conda:
+        ENV
+    params:
+        reference=REFERENCE,
+        groups={name: spec.group for name, spec in SPECS.items()},
+    script:
+        "../../scripts/evaluate_headline.py"
+
+
 rule figures:
     input:
         predictions=all_fold_files("results/predictions/{variant}/fold{fold}.csv"),

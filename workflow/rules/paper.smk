@@ -6,8 +6,8 @@ rule render_paper:
         manifest="results/data/manifest.csv",
         folds="results/data/folds.csv",
         summary="results/metrics/summary.csv",
+        headline="results/metrics/headline.json",
         pooled="results/metrics/pooled.csv",
-        comparisons="results/metrics/comparisons.csv",
         comparisons_meta="results/metrics/comparisons.json",
         warnings=[
             "results/data/manifest_warnings.json",
