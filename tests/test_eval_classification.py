@@ -21,6 +21,7 @@ from sklearn.metrics import (
 )
 
 from radgen.constants import CLASSES
+from radgen.evaluate.bootstrap import _bootstrap_distribution, _cluster_indices, _stratified_indices
 from radgen.evaluate.classification import (
     ALPHA,
     COMPARISON_COLUMNS,
@@ -28,9 +29,6 @@ from radgen.evaluate.classification import (
     FAMILY_MACRO,
     METHOD_BOOTSTRAP,
     METHOD_DELONG,
-    _bootstrap_distribution,
-    _cluster_indices,
-    _stratified_indices,
     bootstrap_ci,
     classification_metrics,
     clustered_delong_cov,
