@@ -20,9 +20,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from radgen.constants import CLASSES, MANIFEST_COLUMNS
+from radgen.io import write_manifest
 
 from .images import IMAGE_EXTENSIONS, ImageReadError, pixel_hash, read_gray
-from .io import write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -425,16 +425,6 @@ def check_manifest(manifest: pd.DataFrame, *, require_reports: bool = False, n_j
     if problems:
         raise IngestError("manifest", problems)
     return manifest
-
-
-def write_manifest(manifest: pd.DataFrame, out_csv: str | Path) -> None:
-    """Atomic write: a failed or interrupted run never leaves a half-written manifest."""
-    write_csv_atomic(manifest.loc[:, list(MANIFEST_COLUMNS)], out_csv)
-
-
-def read_manifest(path: str | Path) -> pd.DataFrame:
-    """Manifest as strings (ids like '0001' stay strings; empty reports stay '')."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def reports_required(config: dict[str, Any]) -> bool:

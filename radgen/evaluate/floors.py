@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from radgen.evaluate.fold import score_reports
-from radgen.evaluate.io import load_result, read_manifest, write_json
 from radgen.evaluate.summary import summarize_folds
+from radgen.io import load_result, read_folds, read_manifest, write_json
 
 __all__ = [
     "FLOORS",
@@ -44,16 +44,6 @@ log = logging.getLogger(__name__)
 
 #: the floor rows, in table order (their names are the `variant` of their summary.csv rows).
 FLOORS: tuple[str, ...] = ("floor_same_class", "floor_random")
-
-
-def read_folds(path: str | Path) -> pd.DataFrame:
-    """folds.csv (image_id,fold,inner) with ``fold`` as int."""
-    df = pd.read_csv(path, dtype={"image_id": str}, keep_default_na=False)
-    missing = [c for c in ("image_id", "fold") if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}")
-    df["fold"] = df["fold"].astype(int)
-    return df
 
 
 def split_fold(manifest: pd.DataFrame, folds: pd.DataFrame, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:

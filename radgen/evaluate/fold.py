@@ -11,7 +11,6 @@ import pandas as pd
 
 from radgen.constants import CLASSES, PROB_COLUMNS
 from radgen.evaluate.classification import classification_metrics, confusion
-from radgen.evaluate.io import labels_to_index, read_manifest, read_predictions, write_json
 from radgen.evaluate.labeler import (
     CE_FINDINGS_METRICS,
     CE_METRICS,
@@ -21,6 +20,7 @@ from radgen.evaluate.labeler import (
     main_finding_rate,
 )
 from radgen.evaluate.reports import REPORT_METRICS, radcliq_score, report_metrics
+from radgen.io import labels_to_index, read_manifest, read_predictions, write_json
 
 __all__ = [
     "CLASSIFICATION_METRICS",

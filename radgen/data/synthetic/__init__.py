@@ -23,7 +23,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from radgen.constants import MANIFEST_COLUMNS
-from radgen.data.io import write_csv_atomic
+from radgen.io import write_csv
 
 from .cases import Finding, Study, class_counts, omissible, sample_studies
 from .render import render_study
@@ -145,7 +145,7 @@ def generate_synthetic(
         },
         columns=list(MANIFEST_COLUMNS),
     )
-    write_csv_atomic(truth_table(studies), out / TRUTH_FILE)
+    write_csv(truth_table(studies), out / TRUTH_FILE)
     manifest.attrs["imperfection"] = imperfection_counts(studies)
     counts = manifest["label"].value_counts().to_dict()
     n_pat = manifest["patient_id"].nunique()
