@@ -25,7 +25,8 @@ from tqdm import tqdm
 from radgen.constants import MANIFEST_COLUMNS
 from radgen.io import write_csv
 
-from .cases import Finding, Study, class_counts, omissible, sample_studies
+from .cases import class_counts, omissible, sample_studies
+from .records import Finding, Study
 from .render import render_study
 from .reports import write_report
 

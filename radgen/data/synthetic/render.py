@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from .cases import Finding, Study
+from .records import Finding, Study
 
 ZONE_RANGES = {"upper": (0.0, 0.36), "mid": (0.33, 0.66), "lower": (0.62, 1.05)}
 SIDE_SIGN = {"right": -1.0, "left": 1.0}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cases import Finding, Study
+from .records import Finding, Study
 
 LOBE_TEXT = {
     "RUL": "right upper lobe",
