@@ -193,22 +193,25 @@ def build_manifest(
     require_reports: bool = False,
     n_jobs: int = 1,
 ) -> pd.DataFrame:
-    """The `data:` config block -> validated manifest at out_csv (synthetic PNGs go to images_dir)."""
+    """The `data:` config block -> validated manifest at out_csv (synthetic PNGs go to images_dir); keys
+    missing from data.synthetic take the schema's defaults."""
     source = data.get("source", "synthetic")
     if source == "synthetic":
+        from radgen.config import deep_merge, schema_defaults
+
         from .synthetic import generate_synthetic
 
-        syn = data.get("synthetic") or {}
+        syn = deep_merge(schema_defaults()["data"]["synthetic"], data.get("synthetic"))
         manifest = generate_synthetic(
             images_dir,
-            n_images=int(syn.get("n_images", 600)),
-            image_size=int(syn.get("image_size", 128)),
-            seed=int(syn.get("seed", 0)),
-            proportions=syn.get("proportions"),
-            repeat_study_fraction=float(syn.get("repeat_study_fraction", 0.35)),
+            n_images=int(syn["n_images"]),
+            image_size=int(syn["image_size"]),
+            seed=int(syn["seed"]),
+            proportions=syn["proportions"],
+            repeat_study_fraction=float(syn["repeat_study_fraction"]),
             n_jobs=n_jobs,
-            label_noise=float(syn.get("label_noise", 0.03)),
-            report_omission=float(syn.get("report_omission", 0.10)),
+            label_noise=float(syn["label_noise"]),
+            report_omission=float(syn["report_omission"]),
         )
         check_manifest(manifest, require_reports=require_reports, n_jobs=n_jobs)
     else:

@@ -88,7 +88,7 @@ def imperfection_counts(studies: list[Study]) -> dict[str, int]:
 
 def generate_synthetic(
     out_dir: str | Path,
-    n_images: int = 600,
+    n_images: int,
     image_size: int = 128,
     seed: int = 0,
     proportions: dict[str, float] | None = None,
@@ -98,6 +98,9 @@ def generate_synthetic(
     report_omission: float = 0.0,
 ) -> pd.DataFrame:
     """Write `n_images` PNGs and out_dir/truth.csv; return the manifest (image_id,path,label,patient_id,report).
+
+    `n_images` has no default here: the workflow's (data.synthetic.n_images) is the schema's, filled in by
+    build_manifest.
 
     Drawn class counts follow `proportions` exactly (largest remainder); `repeat_study_fraction` of the patients
     have several studies (same class, same anatomy). Label noise is applied after the proportions: the recorded
