@@ -37,6 +37,8 @@ LABEL_ALIASES: dict[str, str] = {alias: label for label, names in _ALIASES.items
 
 @dataclass(frozen=True)
 class Problem:
+    """One offending file or row: its kind (which says what to do), where, and what is wrong."""
+
     kind: str  # groups the message; each kind has one "what to do"
     where: str  # the file or row
     detail: str = ""

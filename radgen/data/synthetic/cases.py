@@ -62,6 +62,7 @@ def patient_sizes(n: int, repeat_fraction: float, rng: np.random.Generator) -> l
 
 
 def sample_anatomy(rng: np.random.Generator) -> Anatomy:
+    """A patient's body habitus (kept for all their studies)."""
     apex = rng.uniform(-0.8, -0.74)
     dome_right = rng.uniform(0.36, 0.46)
     return Anatomy(
@@ -84,6 +85,7 @@ def sample_anatomy(rng: np.random.Generator) -> Anatomy:
 
 
 def sample_technique(rng: np.random.Generator) -> Technique:
+    """How one film was taken: rotation, inspiration, exposure, contrast, noise."""
     return Technique(
         rotation=float(np.clip(rng.normal(0, 1.8), -5, 5)),
         twist=float(np.clip(rng.normal(0, 0.018), -0.05, 0.05)),

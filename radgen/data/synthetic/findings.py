@@ -20,6 +20,7 @@ def _side(rng: np.random.Generator, p_bilateral: float) -> str:
 
 
 def draw_seed(rng: np.random.Generator) -> int:
+    """A seed for a finding's own Generator (its shape does not move when other draws change)."""
     return int(rng.integers(2**31))
 
 
@@ -211,6 +212,7 @@ def sample_incidentals(rng: np.random.Generator, label: str) -> list[Finding]:
 
 
 def sample_findings(label: str, rng: np.random.Generator) -> tuple[list[Finding], bool]:
+    """The findings of a first film of a class, and whether they are subtle."""
     if label == "normal":
         return sample_incidentals(rng, label), False
     findings, subtle = sample_pneumonia(rng) if label == "pneumonia" else sample_tb(rng)

@@ -23,6 +23,7 @@ def expit(x: np.ndarray | float) -> np.ndarray | float:
 
 
 def side_signs(side: str) -> tuple[float, ...]:
+    """x signs of a side: (-1,) right, (1,) left, both for bilateral."""
     return (-1.0, 1.0) if side == "bilateral" else (SIDE_SIGN[side],)
 
 
@@ -117,10 +118,12 @@ def smooth_noise(rng: np.random.Generator, size: int, sigma_px: float) -> np.nda
 
 
 def band(d: np.ndarray, half: float, e: float) -> np.ndarray:
+    """Soft 1 inside |d| < half, 0 outside, edge width e (a smooth slab)."""
     return expit((half - np.abs(d)) / e)
 
 
 def window(f: Frame, row: float, col: float, radius_px: float) -> tuple[slice, slice, np.ndarray, np.ndarray]:
+    """Pixel window around (row, col) that holds a stamp of radius_px, and offsets from its centre."""
     r = int(np.ceil(radius_px)) + 2
     r0, r1 = max(0, int(row) - r), min(f.size, int(row) + r + 2)
     c0, c1 = max(0, int(col) - r), min(f.size, int(col) + r + 2)
@@ -179,6 +182,7 @@ def stamp_segment(
 def angular_profile(
     rng: np.random.Generator, n_peaks: int, width: tuple[float, float], span: float = 1.9
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Random peaks over the angle: which directions of a lesion's outline reach out (irregular edges)."""
     grid = np.linspace(-np.pi, np.pi, 721)
     th, w, a = rng.uniform(-span, span, n_peaks), rng.uniform(*width, n_peaks), rng.uniform(0.5, 1.0, n_peaks)
     prof = (a[:, None] * np.exp(-(((grid[None, :] - th[:, None]) / w[:, None]) ** 2))).max(axis=0)
@@ -194,6 +198,7 @@ def radial_lines(
     wave: float,
     phase: float,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from a centre and a radial stripe pattern shaped by an angular profile (fibrotic strands)."""
     dx, dy = s * (f.X - centre[0]), f.Y - centre[1]
     r = np.sqrt(dx**2 + dy**2)
     th = np.arctan2(dy, dx) + wave * np.sin(7 * r + phase)
@@ -201,6 +206,7 @@ def radial_lines(
 
 
 def zone_mask(v: np.ndarray, zones: tuple[str, ...]) -> np.ndarray:
+    """Soft mask of the given lung zones over v (apex 0 -> base 1)."""
     out = np.zeros_like(v)
     for z in zones:
         lo, hi = ZONE_RANGES[z]
@@ -209,6 +215,7 @@ def zone_mask(v: np.ndarray, zones: tuple[str, ...]) -> np.ndarray:
 
 
 def lobe_mask(lobe: str, q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Soft mask of a lobe in lung coordinates (q medial -> lateral, v apex -> base), fissures sharp."""
     sharp, soft = 0.012, 0.05
     fissure = 0.42 + 0.05 * q
     if lobe == "RUL":
