@@ -160,6 +160,11 @@ _RE_TERM = _compile(TERMINATORS)
 Span = tuple[int, int]  # [first word, last word + 1)
 
 
+def _sentences(text: str) -> list[str]:
+    """The labeler's sentences: split at colons too, contractions joined (radgen.evaluate.sentences)."""
+    return sentences(text, split_at_colon=True, join_apostrophes=True)
+
+
 def _word_spans(pattern: re.Pattern[str], s: str, word_at: np.ndarray) -> list[Span]:
     """Matches of pattern as word spans (word_at maps a character offset to its word index)."""
     return [(int(word_at[m.start()]), int(word_at[m.end() - 1]) + 1) for m in pattern.finditer(s)]
@@ -275,7 +280,7 @@ def label_report(text: Any) -> dict[str, int]:
 
 @functools.lru_cache(maxsize=1 << 14)
 def _label_text(text: str) -> tuple[tuple[str, int], ...]:
-    parts = sentences(text, split_at_colon=True, join_apostrophes=True)
+    parts = _sentences(text)
     if not parts:
         return ()
     result: dict[str, int] = {}
