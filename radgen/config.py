@@ -52,6 +52,15 @@ def _load_schema() -> dict[str, Any]:
         return yaml.safe_load(fh)
 
 
+def schema_defaults() -> dict[str, Any]:
+    """Every default of the schema as a config (what validate_config fills into an empty one): the one source
+    of default values, for code that runs on a partial config block (e.g. data.synthetic in build_manifest)."""
+    config: dict[str, Any] = {}
+    for _ in _validator_with_defaults()(_load_schema()).iter_errors(config):
+        pass  # required keys without defaults are missing from {}: only the filled defaults matter here
+    return config
+
+
 def _key(path: Any) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
@@ -199,6 +208,8 @@ def variant_config(config: dict[str, Any], variant: str) -> dict[str, Any]:
 
 
 def config_hash(obj: Any, length: int = 12) -> str:
-    """Stable short hash of any JSON-serialisable config fragment (keys sorted)."""
-    blob = json.dumps(obj, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:length]
+    """First characters of the sha256 of a config (or any JSON-serialisable fragment) in canonical JSON: keys
+    sorted, no spaces, ASCII, so key order and formatting do not matter. The one config hash: the paper's
+    ConfigHash (radgen.paper.provenance) uses this formula."""
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:length]

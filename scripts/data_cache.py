@@ -1,7 +1,7 @@
 """Snakemake adapter: manifest -> results/data/cache.npy + cache_index.csv (decoded, resized once)."""
 
 from radgen.data.cache import build_cache
-from radgen.data.ingest import read_manifest
+from radgen.io import read_manifest
 from radgen.runlog import job_log
 
 with job_log(snakemake):  # noqa: F821 - injected by Snakemake

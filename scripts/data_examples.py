@@ -1,7 +1,7 @@
 """Snakemake adapter: manifest -> example figure (films per class with their reports)."""
 
 from radgen.data.figures import plot_examples
-from radgen.data.ingest import read_manifest
+from radgen.io import read_manifest
 from radgen.runlog import job_log
 
 with job_log(snakemake) as log:  # noqa: F821 - injected by Snakemake

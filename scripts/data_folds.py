@@ -1,9 +1,9 @@
 """Snakemake adapter: manifest -> results/data/folds.csv (patient-grouped, stratified, inner split), and the
 folds' validity warnings (a class missing from a fold part, when folds.allow_missing_class allows it)."""
 
-from radgen.data.folds import fold_summary, make_folds, write_folds
-from radgen.data.ingest import read_manifest
+from radgen.data.folds import fold_summary, make_folds
 from radgen.data.validity import write_warnings
+from radgen.io import read_manifest, write_folds
 from radgen.runlog import collect_warnings, job_log
 
 with job_log(snakemake) as log, collect_warnings() as warnings:  # noqa: F821 - injected by Snakemake

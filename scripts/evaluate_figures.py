@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from radgen.evaluate.figures import make_figures, read_train_logs
-from radgen.evaluate.io import read_manifest
 from radgen.evaluate.summary import pool_predictions, predictions_by_variant
+from radgen.io import read_manifest
 from radgen.runlog import job_log
 
 with job_log(snakemake):  # noqa: F821 - injected by Snakemake

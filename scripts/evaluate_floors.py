@@ -1,6 +1,7 @@
 """Snakemake adapter (rule report_floors): manifest + folds -> the report-metric floors of one fold."""
 
 from radgen.evaluate.floors import evaluate_floors_files
+from radgen.evaluate.fold import report_options
 from radgen.runlog import job_log
 
 with job_log(snakemake):  # noqa: F821 - injected by Snakemake
@@ -12,7 +13,5 @@ with job_log(snakemake):  # noqa: F821 - injected by Snakemake
         out_json=smk.output.floors,
         fold=int(smk.wildcards.fold),
         seed=int(evaluation["seed"]),
-        meteor=None if evaluation["meteor"] == "auto" else bool(evaluation["meteor"]),
-        radcliq=bool(evaluation["radcliq"]),
-        uncertain_as_positive=bool(evaluation["uncertain_as_positive"]),
+        **report_options(evaluation),
     )

@@ -1,6 +1,6 @@
 """Snakemake adapter (rule evaluate_fold): held-out predictions of one variant and fold -> metrics JSON."""
 
-from radgen.evaluate.fold import evaluate_fold_files
+from radgen.evaluate.fold import evaluate_fold_files, report_options
 from radgen.runlog import job_log
 
 with job_log(snakemake):  # noqa: F821 - injected by Snakemake
@@ -13,7 +13,5 @@ with job_log(snakemake):  # noqa: F821 - injected by Snakemake
         variant=smk.wildcards.variant,
         fold=int(smk.wildcards.fold),
         with_reports=bool(smk.params.report_metrics),
-        meteor=None if evaluation["meteor"] == "auto" else bool(evaluation["meteor"]),
-        radcliq=bool(evaluation["radcliq"]),
-        uncertain_as_positive=bool(evaluation["uncertain_as_positive"]),
+        **report_options(evaluation),
     )

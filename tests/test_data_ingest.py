@@ -19,9 +19,9 @@ from radgen.data.ingest import (
     image_id_from,
     ingest,
     normalize_label,
-    read_manifest,
     reports_required,
 )
+from radgen.io import read_manifest
 
 _counter = iter(range(10**6))
 

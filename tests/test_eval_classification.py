@@ -21,6 +21,7 @@ from sklearn.metrics import (
 )
 
 from radgen.constants import CLASSES
+from radgen.evaluate.bootstrap import _bootstrap_distribution, _cluster_indices, _stratified_indices
 from radgen.evaluate.classification import (
     ALPHA,
     COMPARISON_COLUMNS,
@@ -28,9 +29,6 @@ from radgen.evaluate.classification import (
     FAMILY_MACRO,
     METHOD_BOOTSTRAP,
     METHOD_DELONG,
-    _bootstrap_distribution,
-    _cluster_indices,
-    _stratified_indices,
     bootstrap_ci,
     classification_metrics,
     clustered_delong_cov,
@@ -491,3 +489,14 @@ def test_compare_to_reference() -> None:
     assert (same_rows["verdict"] == "no significant difference").all()
     for row in table.itertuples():
         assert row.verdict == verdict(row.delta, row.p_holm)
+
+
+def test_macro_auc_skips_an_undefined_class_instead_of_scoring_it_half() -> None:
+    from radgen.evaluate.classification import macro_auc
+
+    y = np.array([0, 0, 1, 1])  # no tb: its one-vs-rest AUC is undefined
+    p = np.array([[0.9, 0.05, 0.05], [0.4, 0.5, 0.1], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1]])
+    normal = roc_auc_score(y == 0, p[:, 0])
+    pneumonia = roc_auc_score(y == 1, p[:, 1])
+    assert macro_auc(y, p) == pytest.approx((normal + pneumonia) / 2)  # 0.5 for tb would pull it down
+    assert math.isnan(macro_auc(np.zeros(3, dtype=int), np.full((3, 3), 1 / 3)))  # nothing defined

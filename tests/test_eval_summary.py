@@ -318,7 +318,7 @@ def test_results_and_paper_files_get_normal_permissions(tmp_path):
     import os
     import stat
 
-    from radgen.evaluate.io import write_json
+    from radgen.io import write_json
     from radgen.paper.render import atomic_write_text
 
     umask = os.umask(0)

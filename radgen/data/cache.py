@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from radgen.io import atomic_path, write_csv
+
 from .images import load_image, pad_and_resize  # noqa: F401 - pad_and_resize re-exported
-from .io import atomic_path, write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,7 @@ def build_cache(
                 out[i] = _load(job)
         out.flush()
         del out
-    write_csv_atomic(
-        pd.DataFrame({"image_id": manifest["image_id"].to_numpy(), "row": np.arange(n)}), index_path
-    )
+    write_csv(pd.DataFrame({"image_id": manifest["image_id"].to_numpy(), "row": np.arange(n)}), index_path)
     log.info("cached %d images at %dx%d into %s", n, image_size, image_size, npy_path)
 
 

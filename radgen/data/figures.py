@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from radgen.constants import CLASSES
+from radgen.io import atomic_path
 
 from .images import read_gray
-from .io import atomic_path
 
 
 def pick_examples(manifest: pd.DataFrame, per_class: int = 4, seed: int = 0) -> pd.DataFrame:

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import heapq
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from radgen.constants import CLASSES, FOLD_COLUMNS
-
-from .io import write_csv_atomic
 
 log = logging.getLogger(__name__)
 
@@ -265,10 +262,6 @@ def check_every_class(
             ", ".join(where),
             cls,
         )
-
-
-def write_folds(folds: pd.DataFrame, path: str | Path) -> None:
-    write_csv_atomic(folds.loc[:, list(FOLD_COLUMNS)], path)
 
 
 def fold_summary(manifest: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from .io import atomic_path
+from radgen.io import write_text
 
 WARNING_FILES: tuple[str, ...] = ("results/data/manifest_warnings.json", "results/data/folds_warnings.json")
 
@@ -22,8 +22,7 @@ WARNING_FILES: tuple[str, ...] = ("results/data/manifest_warnings.json", "result
 def write_warnings(path: str | Path, stage: str, messages: Iterable[str]) -> None:
     """Write [{"stage", "message"}, ...] atomically (an empty list says the stage had nothing to warn about)."""
     records = [{"stage": stage, "message": str(m)} for m in messages]
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(records, indent=2, ensure_ascii=False) + "\n")
 
 
 def read_warnings(paths: Iterable[str | Path] = WARNING_FILES) -> list[dict[str, str]]:

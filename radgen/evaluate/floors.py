@@ -21,14 +21,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
 
-from radgen.evaluate.fold import score_reports
-from radgen.evaluate.io import load_result, read_manifest, write_json
+from radgen.evaluate.fold import ReportOptions, score_reports
 from radgen.evaluate.summary import summarize_folds
+from radgen.io import load_result, read_folds, read_manifest, write_json
 
 __all__ = [
     "FLOORS",
@@ -44,16 +44,6 @@ log = logging.getLogger(__name__)
 
 #: the floor rows, in table order (their names are the `variant` of their summary.csv rows).
 FLOORS: tuple[str, ...] = ("floor_same_class", "floor_random")
-
-
-def read_folds(path: str | Path) -> pd.DataFrame:
-    """folds.csv (image_id,fold,inner) with ``fold`` as int."""
-    df = pd.read_csv(path, dtype={"image_id": str}, keep_default_na=False)
-    missing = [c for c in ("image_id", "fold") if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}")
-    df["fold"] = df["fold"].astype(int)
-    return df
 
 
 def split_fold(manifest: pd.DataFrame, folds: pd.DataFrame, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -96,9 +86,7 @@ def evaluate_floors(
     folds: pd.DataFrame,
     fold: int,
     seed: int = 0,
-    meteor: bool | None = None,
-    radcliq: bool = False,
-    uncertain_as_positive: bool = False,
+    **options: Unpack[ReportOptions],
 ) -> dict[str, Any]:
     """The floor JSON of one fold as a dict: {"fold", "n", "seed", "floors": {floor: {metric: value}}}.
 
@@ -113,9 +101,7 @@ def evaluate_floors(
         return result
     labels = held["label"].astype(str).tolist()
     for name, hypotheses in floor_hypotheses(held, train, int(seed) + int(fold)).items():
-        result["floors"][name] = score_reports(
-            references, hypotheses, labels, meteor, radcliq, uncertain_as_positive
-        )
+        result["floors"][name] = score_reports(references, hypotheses, labels, **options)
     return result
 
 
@@ -125,20 +111,10 @@ def evaluate_floors_files(
     out_json: str | Path,
     fold: int,
     seed: int = 0,
-    meteor: bool | None = None,
-    radcliq: bool = False,
-    uncertain_as_positive: bool = False,
+    **options: Unpack[ReportOptions],
 ) -> dict[str, Any]:
     """File-level wrapper of :func:`evaluate_floors`; the JSON is written atomically (nan -> null)."""
-    result = evaluate_floors(
-        read_manifest(manifest_csv),
-        read_folds(folds_csv),
-        fold,
-        seed=seed,
-        meteor=meteor,
-        radcliq=radcliq,
-        uncertain_as_positive=uncertain_as_positive,
-    )
+    result = evaluate_floors(read_manifest(manifest_csv), read_folds(folds_csv), fold, seed=seed, **options)
     write_json(out_json, result)
     for name, metrics in result["floors"].items():
         shown = {k: round(v, 4) for k, v in metrics.items() if np.isfinite(v)}

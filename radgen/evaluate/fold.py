@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
 
 from radgen.constants import CLASSES, PROB_COLUMNS
 from radgen.evaluate.classification import classification_metrics, confusion
-from radgen.evaluate.io import labels_to_index, read_manifest, read_predictions, write_json
 from radgen.evaluate.labeler import (
     CE_FINDINGS_METRICS,
     CE_METRICS,
@@ -21,12 +21,15 @@ from radgen.evaluate.labeler import (
     main_finding_rate,
 )
 from radgen.evaluate.reports import REPORT_METRICS, radcliq_score, report_metrics
+from radgen.io import labels_to_index, read_manifest, read_predictions, write_json
 
 __all__ = [
     "CLASSIFICATION_METRICS",
     "METRIC_NAMES",
+    "ReportOptions",
     "evaluate_fold",
     "evaluate_fold_files",
+    "report_options",
     "score_reports",
 ]
 
@@ -54,15 +57,31 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 
 
+class ReportOptions(TypedDict, total=False):
+    """How reports are scored: METEOR (None = when Java works), RadCliQ, uncertain findings as positive."""
+
+    meteor: bool | None
+    radcliq: bool
+    uncertain_as_positive: bool
+
+
+def report_options(evaluation: Mapping[str, Any]) -> ReportOptions:
+    """The config's ``evaluation`` block -> :class:`ReportOptions` (``meteor: auto`` -> None)."""
+    meteor = evaluation["meteor"]
+    return {
+        "meteor": None if meteor == "auto" else bool(meteor),
+        "radcliq": bool(evaluation["radcliq"]),
+        "uncertain_as_positive": bool(evaluation["uncertain_as_positive"]),
+    }
+
+
 def evaluate_fold(
     predictions: pd.DataFrame,
     manifest: pd.DataFrame | None,
     variant: str,
     fold: int,
     with_reports: bool,
-    meteor: bool | None = None,
-    radcliq: bool = False,
-    uncertain_as_positive: bool = False,
+    **options: Unpack[ReportOptions],
 ) -> dict[str, Any]:
     """The fold JSON as a dict: {"variant", "fold", "n", "metrics", "confusion_matrix"}.
 
@@ -78,9 +97,7 @@ def evaluate_fold(
     if with_reports:
         if manifest is None:
             raise ValueError(f"{variant} fold {fold}: report metrics need the manifest's reference reports")
-        metrics.update(
-            _report_block(predictions, manifest, variant, fold, meteor, radcliq, uncertain_as_positive)
-        )
+        metrics.update(_report_block(predictions, manifest, variant, fold, options))
     return {
         "variant": variant,
         "fold": int(fold),
@@ -95,9 +112,7 @@ def _report_block(
     manifest: pd.DataFrame,
     variant: str,
     fold: int,
-    meteor: bool | None,
-    radcliq: bool,
-    uncertain_as_positive: bool,
+    options: ReportOptions,
 ) -> dict[str, float]:
     reports = manifest.set_index("image_id")["report"]
     missing = sorted(set(predictions["image_id"]) - set(reports.index))
@@ -116,7 +131,7 @@ def _report_block(
     if n_empty == len(hypotheses):
         log.warning("%s fold %d: every generated report is empty (scored as such)", variant, fold)
     labels = predictions["label"].astype(str).tolist()
-    return score_reports(references, hypotheses, labels, meteor, radcliq, uncertain_as_positive)
+    return score_reports(references, hypotheses, labels, **options)
 
 
 def score_reports(
@@ -147,23 +162,12 @@ def evaluate_fold_files(
     variant: str,
     fold: int,
     with_reports: bool,
-    meteor: bool | None = None,
-    radcliq: bool = False,
-    uncertain_as_positive: bool = False,
+    **options: Unpack[ReportOptions],
 ) -> dict[str, Any]:
     """File-level wrapper of :func:`evaluate_fold`; the JSON is written atomically (nan -> null)."""
     predictions = read_predictions(predictions_csv)
     manifest = read_manifest(manifest_csv) if manifest_csv else None
-    result = evaluate_fold(
-        predictions,
-        manifest,
-        variant,
-        fold,
-        with_reports,
-        meteor=meteor,
-        radcliq=radcliq,
-        uncertain_as_positive=uncertain_as_positive,
-    )
+    result = evaluate_fold(predictions, manifest, variant, fold, with_reports, **options)
     write_json(out_json, result)
     shown = {k: round(v, 4) for k, v in result["metrics"].items() if isinstance(v, float) and np.isfinite(v)}
     log.info("%s fold %d (n=%d): %s", variant, fold, result["n"], shown)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import re
 import shutil
 import subprocess
 import threading
@@ -26,18 +25,15 @@ from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.meteor.meteor import Meteor
 from pycocoevalcap.rouge.rouge import Rouge
 
+from radgen.evaluate.sentences import is_missing
+from radgen.evaluate.sentences import sentences as split_sentences
+
 __all__ = ["REPORT_METRICS", "clean_report", "java_available", "radcliq_score", "report_metrics"]
 
 log = logging.getLogger(__name__)
 
 #: keys returned by :func:`report_metrics` (METEOR only when Java works).
 REPORT_METRICS: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "ROUGE-L", "CIDEr")
-
-_LIST_NUMBER = re.compile(r"(?:(?<=^)|(?<=[.:;!?\n]))\s*\(?\d{1,2}[.)](?=\s)")
-_DECIMAL = re.compile(r"(?<=\d)\.(?=\d)")
-_SENTENCE_END = re.compile(r"[.!?;\n\r]+")
-_NON_WORD = re.compile(r"[^a-z0-9 ]+")
-_SPACES = re.compile(r"\s+")
 
 
 def clean_report(text: Any) -> str:
@@ -50,16 +46,9 @@ def clean_report(text: Any) -> str:
     ends with " ." — e.g. ``"1. No effusion.  2. Heart: normal!"`` -> ``"no effusion . heart normal ."``.
     Missing text (None, NaN) and text without any word give "".
     """
-    if text is None or (isinstance(text, float) and math.isnan(text)):
+    if is_missing(text):
         return ""
-    t = str(text).lower()
-    t = _LIST_NUMBER.sub(" ", t)
-    t = _DECIMAL.sub("", t)
-    sentences = []
-    for sentence in _SENTENCE_END.split(t):
-        words = _SPACES.sub(" ", _NON_WORD.sub(" ", sentence)).strip()
-        if words:
-            sentences.append(words)
+    sentences = split_sentences(str(text), split_at_colon=False, join_apostrophes=False)
     return " . ".join(sentences) + " ." if sentences else ""
 
 

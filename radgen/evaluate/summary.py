@@ -41,7 +41,7 @@ from radgen.evaluate.classification import (
     compare_to_reference,
 )
 from radgen.evaluate.fold import METRIC_NAMES
-from radgen.evaluate.io import (
+from radgen.io import (
     json_safe,
     labels_to_index,
     load_result,
@@ -340,10 +340,10 @@ def write_summary(
     comparisons = comparisons_table(
         tested, reference=reference, patients=patients, n_resamples=n_resamples, seed=seed
     )
-    write_csv(summary_csv, summary)
+    write_csv(summary, summary_csv)
     write_json(summary_json, summary_to_json(summary))
-    write_csv(pooled_csv, pooled_df)
-    write_csv(comparisons_csv, comparisons)
+    write_csv(pooled_df, pooled_csv)
+    write_csv(comparisons, comparisons_csv)
     if comparisons_json:
         unit = "image" if patients is None else "patient"
         write_json(comparisons_json, comparisons_meta(comparisons, reference, unit, n_resamples, seed))

@@ -14,7 +14,7 @@ rule manifest:
             if FOLDER
             else ([] if SYNTHETIC else [config["data"]["path"]])
         ),
-        code=code("data", "config.py"),
+        code=code("data", "config.py", "io.py"),
     output:
         **({"images": directory("results/data/synthetic")} if SYNTHETIC else {}),
         manifest="results/data/manifest.csv",
@@ -34,7 +34,7 @@ rule manifest:
 rule synthetic_examples:
     input:
         manifest="results/data/manifest.csv",
-        code=code("data"),
+        code=code("data", "io.py"),
     output:
         figure="results/data/synthetic_examples.png",
     log:
@@ -48,7 +48,7 @@ rule synthetic_examples:
 rule folds:
     input:
         manifest="results/data/manifest.csv",
-        code=code("data/folds.py", "data/validity.py"),
+        code=code("data/folds.py", "data/validity.py", "io.py"),
     output:
         folds="results/data/folds.csv",
         warnings="results/data/folds_warnings.json",
@@ -65,7 +65,7 @@ rule folds:
 rule image_cache:
     input:
         manifest="results/data/manifest.csv",
-        code=code("data/images.py", "data/cache.py"),
+        code=code("data/images.py", "data/cache.py", "io.py"),
     output:
         cache="results/data/cache.npy",
         index="results/data/cache_index.csv",

@@ -13,7 +13,7 @@ rule evaluate_fold:
     input:
         predictions="results/predictions/{variant}/fold{fold}.csv",
         manifest="results/data/manifest.csv",
-        code=code("evaluate"),
+        code=code("evaluate", "io.py"),
     output:
         metrics="results/metrics/{variant}/fold{fold}.json",
     log:
@@ -36,7 +36,7 @@ rule report_floors:
     input:
         manifest="results/data/manifest.csv",
         folds="results/data/folds.csv",
-        code=code("evaluate"),
+        code=code("evaluate", "io.py"),
     output:
         floors="results/metrics/floors/fold{fold}.json",
     log:
@@ -61,7 +61,7 @@ rule summarize:
             if any(spec.generates_reports for spec in SPECS.values())
             else []
         ),
-        code=code("evaluate"),
+        code=code("evaluate", "io.py"),
     output:
         summary=report("results/metrics/summary.csv", category="Tables"),
         summary_json="results/metrics/summary.json",
@@ -104,7 +104,7 @@ rule figures:
         predictions=all_fold_files("results/predictions/{variant}/fold{fold}.csv"),
         models=all_fold_files("results/models/{variant}/fold{fold}"),
         manifest="results/data/manifest.csv",
-        code=code("evaluate"),
+        code=code("evaluate", "io.py"),
     output:
         **{
             f"{name}_{ext}": (

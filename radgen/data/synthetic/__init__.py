@@ -23,9 +23,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from radgen.constants import MANIFEST_COLUMNS
-from radgen.data.io import write_csv_atomic
+from radgen.io import write_csv
 
-from .cases import Finding, Study, class_counts, omissible, sample_studies
+from .cases import class_counts, omissible, sample_studies
+from .records import Finding, Study
 from .render import render_study
 from .reports import write_report
 
@@ -87,7 +88,7 @@ def imperfection_counts(studies: list[Study]) -> dict[str, int]:
 
 def generate_synthetic(
     out_dir: str | Path,
-    n_images: int = 600,
+    n_images: int,
     image_size: int = 128,
     seed: int = 0,
     proportions: dict[str, float] | None = None,
@@ -97,6 +98,9 @@ def generate_synthetic(
     report_omission: float = 0.0,
 ) -> pd.DataFrame:
     """Write `n_images` PNGs and out_dir/truth.csv; return the manifest (image_id,path,label,patient_id,report).
+
+    `n_images` has no default here: the workflow's (data.synthetic.n_images) is the schema's, filled in by
+    build_manifest.
 
     Drawn class counts follow `proportions` exactly (largest remainder); `repeat_study_fraction` of the patients
     have several studies (same class, same anatomy). Label noise is applied after the proportions: the recorded
@@ -145,7 +149,7 @@ def generate_synthetic(
         },
         columns=list(MANIFEST_COLUMNS),
     )
-    write_csv_atomic(truth_table(studies), out / TRUTH_FILE)
+    write_csv(truth_table(studies), out / TRUTH_FILE)
     manifest.attrs["imperfection"] = imperfection_counts(studies)
     counts = manifest["label"].value_counts().to_dict()
     n_pat = manifest["patient_id"].nunique()

@@ -7,93 +7,14 @@ by (seed, patient, study), so a study does not change when other studies are add
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
 from radgen.constants import CLASSES
 
-LOBES = ("RUL", "RML", "RLL", "LUL", "LINGULA", "LLL")
-LOBE_SIDE = {"RUL": "right", "RML": "right", "RLL": "right", "LUL": "left", "LINGULA": "left", "LLL": "left"}
-ZONES = ("upper", "mid", "lower")
-
-
-@dataclass(frozen=True)
-class Anatomy:
-    """Patient-level body habitus; shared by all studies of a patient (same person, similar film)."""
-
-    size: float  # thorax scale in the frame
-    width: float  # extra horizontal scale (broad vs narrow chest)
-    soft: float  # soft-tissue thickness: larger patients give whiter, lower-contrast films
-    heart_w: float  # cardiac half-width (cardiothoracic ratio ~ heart_w / 0.82)
-    heart_h: float
-    heart_x: float
-    apex: float  # y of the lung apices
-    dome_right: float  # y of the right costophrenic level (the left one sits lower)
-    dome_left: float
-    dome_h: float  # height of the diaphragmatic domes
-    mediastinum: float  # half-width of the upper mediastinum
-    rib_offset: float
-    rib_spacing: float
-    vessel_seed: int
-    gastric_bubble: float  # 0: none
-
-
-@dataclass(frozen=True)
-class Technique:
-    """Study-level acquisition: what differs between two films of the same patient."""
-
-    rotation: float  # in-plane rotation (degrees)
-    twist: float  # patient rotation: mediastinum shifted against the chest wall
-    shift_x: float
-    shift_y: float
-    inspiration: float  # lung height factor; < 0.92 reads as "low lung volumes"
-    exposure: float
-    contrast: float
-    gamma: float
-    noise: float
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One drawn abnormality (or incidental object). `kind` and the location fields drive both drawing and text."""
-
-    kind: str  # consolidation|effusion|nodules|cavity|fibrosis|miliary|lymphadenopathy|granuloma|apical_cap|
-    #            nipple_shadows|ecg_leads|skin_fold
-    side: str = ""  # right | left | bilateral | ""
-    lobe: str = ""  # for lobar consolidation
-    zones: tuple[str, ...] = ()  # for zonal findings
-    pattern: str = ""  # consolidation: lobar|patchy|faint; nodules: small|large
-    extent: str = ""  # small | moderate | extensive
-    strength: float = 1.0  # drawn opacity, 0..1
-    size: float = 0.0  # e.g. cavity radius in body units (1 unit ~ 19 cm)
-    count: int = 0
-    flag: bool = False  # air bronchograms (consolidation), air-fluid level (cavity), volume loss (fibrosis)
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class Study:
-    image_id: str
-    patient_id: str
-    label: str
-    study_index: int
-    anatomy: Anatomy
-    technique: Technique
-    findings: tuple[Finding, ...] = field(default_factory=tuple)
-    subtle: bool = False
-    seed: int = 0  # drawing noise and report wording
-    recorded_label: str = ""  # the manifest's label when label noise flipped it ("": same as `label`)
-    omitted: int = -1  # index in `findings` of the drawn finding the report leaves out (-1: none)
-
-    @property
-    def manifest_label(self) -> str:
-        """The label the manifest records; `label` is the drawn class, which the film and the report show."""
-        return self.recorded_label or self.label
-
-    @property
-    def omitted_kind(self) -> str:
-        return self.findings[self.omitted].kind if self.omitted >= 0 else ""
+from .findings import draw_seed, evolve, sample_findings, sample_incidentals
+from .records import Anatomy, Study, Technique
 
 
 def class_counts(n_images: int, proportions: dict[str, float]) -> dict[str, int]:
@@ -141,6 +62,7 @@ def patient_sizes(n: int, repeat_fraction: float, rng: np.random.Generator) -> l
 
 
 def sample_anatomy(rng: np.random.Generator) -> Anatomy:
+    """A patient's body habitus (kept for all their studies)."""
     apex = rng.uniform(-0.8, -0.74)
     dome_right = rng.uniform(0.36, 0.46)
     return Anatomy(
@@ -163,6 +85,7 @@ def sample_anatomy(rng: np.random.Generator) -> Anatomy:
 
 
 def sample_technique(rng: np.random.Generator) -> Technique:
+    """How one film was taken: rotation, inspiration, exposure, contrast, noise."""
     return Technique(
         rotation=float(np.clip(rng.normal(0, 1.8), -5, 5)),
         twist=float(np.clip(rng.normal(0, 0.018), -0.05, 0.05)),
@@ -174,207 +97,6 @@ def sample_technique(rng: np.random.Generator) -> Technique:
         gamma=rng.uniform(0.85, 1.2),
         noise=rng.uniform(0.01, 0.035),
     )
-
-
-def _side(rng: np.random.Generator, p_bilateral: float) -> str:
-    if rng.random() < p_bilateral:
-        return "bilateral"
-    return "right" if rng.random() < 0.55 else "left"
-
-
-def _seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(2**31))
-
-
-def _effusion(rng: np.random.Generator, side: str) -> Finding:
-    if side == "bilateral":
-        side = "right" if rng.random() < 0.5 else "left"
-    return Finding("effusion", side=side, extent="small" if rng.random() < 0.7 else "moderate")
-
-
-def sample_pneumonia(rng: np.random.Generator) -> tuple[list[Finding], bool]:
-    """Lobar or patchy consolidation (lower lobes most often); 15 % are faint early changes."""
-    if rng.random() < 0.15:
-        side = "right" if rng.random() < 0.55 else "left"
-        zone = str(rng.choice(ZONES, p=[0.15, 0.35, 0.5]))
-        return [
-            Finding(
-                "consolidation",
-                side=side,
-                zones=(zone,),
-                pattern="faint",
-                extent="small",
-                strength=rng.uniform(0.3, 0.5),
-                seed=_seed(rng),
-            )
-        ], True
-    findings: list[Finding] = []
-    if rng.random() < 0.45:
-        lobe = str(rng.choice(LOBES, p=[0.12, 0.13, 0.28, 0.1, 0.09, 0.28]))
-        side = LOBE_SIDE[lobe]
-        findings.append(
-            Finding(
-                "consolidation",
-                side=side,
-                lobe=lobe,
-                pattern="lobar",
-                extent="extensive" if rng.random() < 0.55 else "moderate",
-                strength=rng.uniform(0.75, 1.0),
-                flag=bool(rng.random() < 0.5),
-                seed=_seed(rng),
-            )
-        )
-    else:
-        side = _side(rng, 0.3)
-        first = int(rng.choice(3, p=[0.15, 0.35, 0.5]))
-        zones = [ZONES[first]]
-        if rng.random() < 0.45:
-            zones.append(ZONES[first - 1] if first == 2 else ZONES[first + 1])
-        findings.append(
-            Finding(
-                "consolidation",
-                side=side,
-                zones=tuple(z for z in ZONES if z in zones),
-                pattern="patchy",
-                extent=str(rng.choice(["small", "moderate", "extensive"])),
-                strength=rng.uniform(0.5, 0.85),
-                seed=_seed(rng),
-            )
-        )
-    if rng.random() < 0.15:
-        findings.append(_effusion(rng, side))
-    return findings, False
-
-
-def sample_tb(rng: np.random.Generator) -> tuple[list[Finding], bool]:
-    """Post-primary pattern: upper-zone nodules, cavities, fibrosis with volume loss; 15 % faint."""
-    side = _side(rng, 0.25)
-    upper = ("upper",)
-    if rng.random() < 0.15:
-        findings = [
-            Finding(
-                "nodules",
-                side=side if side != "bilateral" else "right",
-                zones=upper,
-                pattern="small",
-                count=int(rng.integers(2, 5)),
-                strength=rng.uniform(0.35, 0.55),
-                seed=_seed(rng),
-            )
-        ]
-        if rng.random() < 0.5:
-            findings.append(Finding("apical_cap", side=findings[0].side, seed=_seed(rng)))
-        return findings, True
-    findings = []
-    kind = str(rng.choice(["nodules", "cavity", "fibrosis", "miliary"], p=[0.35, 0.3, 0.28, 0.07]))
-    if kind == "miliary":
-        findings.append(
-            Finding(
-                "miliary",
-                side="bilateral",
-                count=int(rng.integers(120, 220)),
-                strength=rng.uniform(0.45, 0.7),
-                seed=_seed(rng),
-            )
-        )
-        return findings, False
-    if kind == "nodules" or rng.random() < 0.5:
-        big = rng.random() < 0.4
-        findings.append(
-            Finding(
-                "nodules",
-                side=side,
-                zones=upper if rng.random() < 0.7 else ("upper", "mid"),
-                pattern="large" if big else "small",
-                count=int(rng.integers(5, 14)),
-                strength=rng.uniform(0.6, 0.9),
-                seed=_seed(rng),
-            )
-        )
-    main_side = side if side != "bilateral" else ("right" if rng.random() < 0.6 else "left")
-    if kind == "cavity":
-        findings.append(
-            Finding(
-                "cavity",
-                side=main_side,
-                zones=upper,
-                size=rng.uniform(0.05, 0.085),
-                flag=bool(rng.random() < 0.25),
-                strength=rng.uniform(0.8, 1.0),
-                seed=_seed(rng),
-            )
-        )
-        if rng.random() < 0.4:
-            findings.append(
-                Finding(
-                    "consolidation",
-                    side=main_side,
-                    zones=upper,
-                    pattern="patchy",
-                    extent="small",
-                    strength=rng.uniform(0.45, 0.7),
-                    seed=_seed(rng),
-                )
-            )
-    if kind == "fibrosis":
-        findings.append(
-            Finding(
-                "fibrosis",
-                side=side,
-                zones=upper,
-                count=int(rng.integers(7, 13)),
-                flag=side != "bilateral" and rng.random() < 0.7,
-                strength=rng.uniform(0.55, 0.85),
-                seed=_seed(rng),
-            )
-        )
-    if rng.random() < 0.2:
-        findings.append(
-            Finding(
-                "lymphadenopathy",
-                side=main_side if rng.random() < 0.8 else "bilateral",
-                strength=rng.uniform(0.7, 1.0),
-                seed=_seed(rng),
-            )
-        )
-    if rng.random() < 0.25:
-        findings.append(Finding("granuloma", side=main_side, zones=upper, seed=_seed(rng)))
-    if rng.random() < 0.25 and not any(f.kind == "apical_cap" for f in findings):
-        findings.append(Finding("apical_cap", side=main_side, seed=_seed(rng)))
-    if rng.random() < 0.12:
-        findings.append(_effusion(rng, main_side))
-    return findings, False
-
-
-def sample_incidentals(rng: np.random.Generator, label: str) -> list[Finding]:
-    """Non-pathological things on the film (every class, most often in normals): confounders, not disease."""
-    out = []
-    p_leads = 0.15 if label == "normal" else 0.18
-    if rng.random() < p_leads:
-        out.append(Finding("ecg_leads", count=int(rng.integers(3, 6)), seed=_seed(rng)))
-    if rng.random() < (0.15 if label == "normal" else 0.06):
-        out.append(Finding("nipple_shadows", side="bilateral", seed=_seed(rng)))
-    if rng.random() < (0.08 if label == "normal" else 0.03):
-        out.append(Finding("skin_fold", side="right" if rng.random() < 0.5 else "left", seed=_seed(rng)))
-    return out
-
-
-def sample_findings(label: str, rng: np.random.Generator) -> tuple[list[Finding], bool]:
-    if label == "normal":
-        return sample_incidentals(rng, label), False
-    findings, subtle = sample_pneumonia(rng) if label == "pneumonia" else sample_tb(rng)
-    return findings + sample_incidentals(rng, label), subtle
-
-
-def evolve(findings: list[Finding], rng: np.random.Generator) -> list[Finding]:
-    """A follow-up film of the same disease: same places, new shapes and a somewhat different opacity."""
-    out = []
-    for f in findings:
-        strength = float(
-            np.clip(f.strength * rng.uniform(0.8, 1.15), 0.3 if f.pattern == "faint" else 0.45, 1.0)
-        )
-        out.append(Finding(**{**f.__dict__, "strength": strength, "seed": _seed(rng)}))
-    return out
 
 
 INCIDENTAL_KINDS = ("ecg_leads", "nipple_shadows", "skin_fold")
@@ -504,7 +226,7 @@ def sample_studies(
                     technique=sample_technique(srng),
                     findings=tuple(findings),
                     subtle=subtle,
-                    seed=_seed(srng),
+                    seed=draw_seed(srng),
                 )
             )
     plan = noise_plan(counts, label_noise)

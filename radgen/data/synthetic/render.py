@@ -10,227 +10,27 @@ Geometry is in body units: x in about [-0.9, 0.9], y from about -0.85 (lung apic
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from .cases import Finding, Study
-
-ZONE_RANGES = {"upper": (0.0, 0.36), "mid": (0.33, 0.66), "lower": (0.62, 1.05)}
-SIDE_SIGN = {"right": -1.0, "left": 1.0}
-
-
-def expit(x: np.ndarray | float) -> np.ndarray | float:
-    """Logistic function via tanh: no overflow warnings, keeps float32, about twice as fast as scipy's."""
-    return 0.5 + 0.5 * np.tanh(0.5 * x)
-
-
-def _sides(side: str) -> tuple[float, ...]:
-    return (-1.0, 1.0) if side == "bilateral" else (SIDE_SIGN[side],)
-
-
-class Frame:
-    """The pixel grid expressed in body coordinates, after patient size, rotation and shift."""
-
-    def __init__(self, size: int, study: Study):
-        a, t = study.anatomy, study.technique
-        self.size = size
-        c = ((np.arange(size) + 0.5) / size * 2 - 1).astype(np.float32)
-        x, y = np.meshgrid(c, c)
-        self.theta = float(np.deg2rad(t.rotation))
-        cos, sin = float(np.cos(self.theta)), float(np.sin(self.theta))
-        self.sx, self.sy, self.sc, self.wd = t.shift_x, t.shift_y, a.size, a.width
-        self.X = (cos * x + sin * y - self.sx) / (self.sc * self.wd)
-        self.Y = (-sin * x + cos * y - self.sy) / self.sc
-        self.px = 2.0 / size / self.sc  # one pixel in body units
-        self.unit = size / 2.0 * self.sc  # pixels per body unit
-
-    def to_pixel(self, X: float, Y: float) -> tuple[float, float]:
-        """(row, col) of a body point."""
-        xr, yr = X * self.sc * self.wd + self.sx, Y * self.sc + self.sy
-        cos, sin = np.cos(self.theta), np.sin(self.theta)
-        x, y = cos * xr - sin * yr, sin * xr + cos * yr
-        return (y + 1) / 2 * self.size - 0.5, (x + 1) / 2 * self.size - 0.5
-
-
-@dataclass
-class Lung:
-    """One lung's outline; q (medial->lateral) and v (apex->base) locate findings inside it."""
-
-    s: float  # -1 right lung (image left), +1 left lung
-    apex: float
-    base: float
-    mx: float  # mediastinal centre
-    mediastinum: float
-    dome_h: float
-    hilum_v: float
-
-    def lateral(self, Y: np.ndarray | float) -> np.ndarray | float:
-        return 0.28 + 0.46 * np.sqrt(np.clip((Y - self.apex + 0.02) / 0.75, 0, 1))
-
-    def medial(self, Y: np.ndarray | float) -> np.ndarray | float:
-        knob = 0.065 * np.exp(-(((Y - self.apex - 0.42) / 0.06) ** 2)) if self.s > 0 else 0.0
-        return self.mediastinum + knob
-
-    def dome(self, t: np.ndarray | float) -> np.ndarray | float:
-        return self.base - self.dome_h * np.exp(-(((t - 0.36) / 0.25) ** 2))
-
-    def point(self, q: float, v: float) -> tuple[float, float]:
-        """Body (X, Y) of a relative position q (0 medial .. 1 lateral), v (0 apex .. 1 base)."""
-        Y = self.apex + v * (self.base - self.apex)
-        m = self.medial(Y)
-        t = m + q * (self.lateral(Y) - m)
-        X = self.s * t + self.mx * (1 - q)
-        return float(X), float(Y)
-
-    def mask(self, f: Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Soft lung mask, and the relative coordinates q, v over the whole frame."""
-        X, Y, e = f.X, f.Y, f.px
-        t = self.s * X
-        tm = self.s * (X - self.mx)
-        lat, med = self.lateral(Y), self.medial(Y)
-        top = self.apex + 1.8 * (t - 0.28) ** 2
-        m = (
-            expit((lat - t) / e)
-            * expit((tm - med) / e)
-            * expit((Y - top) / e)
-            * expit((self.dome(t) - Y) / e)
-        )
-        q = (tm - med) / np.maximum(lat - med, 1e-3)
-        v = (Y - self.apex) / (self.base - self.apex)
-        return m, q, v
-
-    def hilum(self) -> tuple[float, float]:
-        return self.mx + self.s * 0.19, self.apex + self.hilum_v * (self.base - self.apex)
-
-
-def _smooth_noise(rng: np.random.Generator, size: int, sigma_px: float) -> np.ndarray:
-    """Unit-variance Gaussian-blurred noise; wide blurs are done on a coarse grid and upsampled (much faster)."""
-    factor = max(1, int(sigma_px // 2))
-    small = size if factor == 1 else -(-size // factor) + 2
-    n = gaussian_filter(
-        rng.standard_normal((small, small), dtype=np.float32), max(sigma_px / factor, 0.5), mode="reflect"
-    )
-    if factor > 1:
-        img = Image.fromarray(n, mode="F").resize(
-            (size, size), Image.Resampling.BICUBIC, box=(1, 1, small - 1, small - 1)
-        )
-        n = np.asarray(img, dtype=np.float32)
-    return n / (n.std() + 1e-8)
-
-
-def _band(d: np.ndarray, half: float, e: float) -> np.ndarray:
-    return expit((half - np.abs(d)) / e)
-
-
-def _window(
-    f: Frame, row: float, col: float, radius_px: float
-) -> tuple[slice, slice, np.ndarray, np.ndarray]:
-    r = int(np.ceil(radius_px)) + 2
-    r0, r1 = max(0, int(row) - r), min(f.size, int(row) + r + 2)
-    c0, c1 = max(0, int(col) - r), min(f.size, int(col) + r + 2)
-    rr, cc = np.mgrid[r0:r1, c0:c1]
-    return slice(r0, r1), slice(c0, c1), rr - row, cc - col
-
-
-def stamp_disk(
-    arr: np.ndarray,
-    f: Frame,
-    X: float,
-    Y: float,
-    radius: float,
-    value: float,
-    edge: float = 0.3,
-    mode: str = "max",
-) -> None:
-    """Soft disk of body radius `radius` at body point (X, Y), merged into arr by max or add."""
-    row, col = f.to_pixel(X, Y)
-    rpx = max(radius * f.unit, 0.6)
-    if not (-rpx - 3 < row < f.size + rpx + 3 and -rpx - 3 < col < f.size + rpx + 3):
-        return
-    rs, cs, dr, dc = _window(f, row, col, rpx * 1.6)
-    if dr.size == 0:
-        return
-    d = np.sqrt(dr**2 + dc**2)
-    disk = value * expit((rpx - d) / max(edge * rpx, 0.45))
-    arr[rs, cs] = np.maximum(arr[rs, cs], disk) if mode == "max" else arr[rs, cs] + disk
-
-
-def stamp_segment(
-    arr: np.ndarray,
-    f: Frame,
-    p0: tuple[float, float],
-    p1: tuple[float, float],
-    half: float,
-    value: float,
-    mode: str = "max",
-) -> None:
-    """Soft line of body half-width `half` between two body points."""
-    (r0, c0), (r1, c1) = f.to_pixel(*p0), f.to_pixel(*p1)
-    hpx = max(half * f.unit, 0.35)
-    rmid, cmid = (r0 + r1) / 2, (c0 + c1) / 2
-    reach = np.hypot(r1 - r0, c1 - c0) / 2 + hpx * 2
-    rs, cs, dr, dc = _window(f, rmid, cmid, reach)
-    if dr.size == 0:
-        return
-    vr, vc = r1 - r0, c1 - c0
-    pr, pc = dr + rmid - r0, dc + cmid - c0
-    tt = np.clip((pr * vr + pc * vc) / max(vr * vr + vc * vc, 1e-6), 0, 1)
-    d = np.hypot(pr - tt * vr, pc - tt * vc)
-    line = value * expit((hpx - d) / 0.45)
-    arr[rs, cs] = np.maximum(arr[rs, cs], line) if mode == "max" else arr[rs, cs] + line
-
-
-def _angular_profile(
-    rng: np.random.Generator, n_peaks: int, width: tuple[float, float], span: float = 1.9
-) -> tuple[np.ndarray, np.ndarray]:
-    grid = np.linspace(-np.pi, np.pi, 721)
-    th, w, a = rng.uniform(-span, span, n_peaks), rng.uniform(*width, n_peaks), rng.uniform(0.5, 1.0, n_peaks)
-    prof = (a[:, None] * np.exp(-(((grid[None, :] - th[:, None]) / w[:, None]) ** 2))).max(axis=0)
-    return grid, prof
-
-
-def _radial_lines(
-    f: Frame,
-    centre: tuple[float, float],
-    s: float,
-    grid: np.ndarray,
-    prof: np.ndarray,
-    wave: float,
-    phase: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    dx, dy = s * (f.X - centre[0]), f.Y - centre[1]
-    r = np.sqrt(dx**2 + dy**2)
-    th = np.arctan2(dy, dx) + wave * np.sin(7 * r + phase)
-    return np.interp(th, grid, prof).astype(np.float32), r
-
-
-def _zone_mask(v: np.ndarray, zones: tuple[str, ...]) -> np.ndarray:
-    out = np.zeros_like(v)
-    for z in zones:
-        lo, hi = ZONE_RANGES[z]
-        out = np.maximum(out, expit((v - lo) / 0.04) * expit((hi - v) / 0.04))
-    return out
-
-
-def _lobe_mask(lobe: str, q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    sharp, soft = 0.012, 0.05
-    fissure = 0.42 + 0.05 * q
-    if lobe == "RUL":
-        return expit((fissure - v) / sharp)
-    if lobe == "RML":
-        return expit((v - fissure) / sharp) * expit((0.55 - q) / 0.08) * expit((0.93 - v) / soft)
-    if lobe == "RLL":
-        return expit((v - 0.55) / soft) * np.maximum(expit((q - 0.3) / 0.08), expit((v - 0.8) / 0.04))
-    if lobe == "LUL":
-        return expit((0.47 - v) / soft)
-    if lobe == "LINGULA":
-        return expit((v - 0.45) / soft) * expit((0.85 - v) / soft) * expit((0.5 - q) / 0.08)
-    if lobe == "LLL":
-        return expit((v - 0.58) / soft)
-    raise ValueError(f"unknown lobe {lobe!r}")
+from .geometry import (
+    SIDE_SIGN,
+    ZONE_RANGES,
+    Frame,
+    Lung,
+    angular_profile,
+    band,
+    expit,
+    lobe_mask,
+    radial_lines,
+    side_signs,
+    smooth_noise,
+    stamp_disk,
+    stamp_segment,
+    zone_mask,
+)
+from .records import Finding, Study
 
 
 class Painter:
@@ -294,7 +94,7 @@ class Painter:
         heart = expit((1 - np.sqrt(u**2 + w**2)) / (1.5 * e / a.heart_h))
         self.F = np.maximum(self.F, 0.88 * heart)
         # the mediastinum, heart and upper abdomen are thicker than the chest wall: whiter
-        central = _band(X - mx, a.mediastinum + 0.03, 3 * e) * expit((Y - apex + 0.15) / 0.05)
+        central = band(X - mx, a.mediastinum + 0.03, 3 * e) * expit((Y - apex + 0.15) / 0.05)
         side_dome = np.where(X < 0, lung_r.dome(-X), lung_l.dome(X))
         abdomen = expit((Y - side_dome) / (2 * e))
         return density + 0.12 * np.maximum(central, heart) + 0.06 * abdomen
@@ -304,15 +104,15 @@ class Painter:
         f, a = self.f, self.study.anatomy
         X, Y = f.X, f.Y
         vrng = np.random.default_rng(a.vessel_seed)
-        texture = np.clip(_smooth_noise(vrng, self.size, 0.012 * f.unit), 0, None)
+        texture = np.clip(smooth_noise(vrng, self.size, 0.012 * f.unit), 0, None)
         for s, lung in self.lungs.items():
             v = self.masks[s][2]
             hxy = lung.hilum()
             hil = np.exp(-(((X - hxy[0]) / 0.05) ** 2) - ((Y - hxy[1]) / 0.09) ** 2)
-            g1, p1 = _angular_profile(vrng, 14, (0.012, 0.025))
-            g2, p2 = _angular_profile(vrng, 36, (0.005, 0.011))
-            l1, r = _radial_lines(f, hxy, s, g1, p1, 0.12, vrng.uniform(0, 6))
-            l2, _ = _radial_lines(f, hxy, s, g2, p2, 0.2, vrng.uniform(0, 6))
+            g1, p1 = angular_profile(vrng, 14, (0.012, 0.025))
+            g2, p2 = angular_profile(vrng, 36, (0.005, 0.011))
+            l1, r = radial_lines(f, hxy, s, g1, p1, 0.12, vrng.uniform(0, 6))
+            l2, _ = radial_lines(f, hxy, s, g2, p2, 0.2, vrng.uniform(0, 6))
             vessels = (
                 l1 * np.exp(-r / 0.25) * expit((r - 0.04) / 0.02)
                 + 0.6 * l2 * np.exp(-r / 0.35) * expit((r - 0.15) / 0.05)
@@ -325,7 +125,7 @@ class Painter:
         X, Y, e = f.X, f.Y, f.px
         apex = min(lung.apex for lung in self.lungs.values())
         mx = self.study.technique.twist
-        spine = _band(X - 0.4 * mx, 0.065, 2 * e) * (
+        spine = band(X - 0.4 * mx, 0.065, 2 * e) * (
             0.8 + 0.2 * np.cos(2 * np.pi * (Y - a.rib_offset) / a.rib_spacing)
         )
         bone = 0.07 * spine * expit((Y - apex + 0.3) / 0.1)
@@ -342,15 +142,15 @@ class Painter:
             k = np.round(phase)
             d = (phase - k) * sp
             hw = 0.22 * sp
-            rib = 0.04 * _band(d, hw, e) + 0.035 * np.exp(-(((np.abs(d) - 0.85 * hw) / (0.25 * hw)) ** 2))
+            rib = 0.04 * band(d, hw, e) + 0.035 * np.exp(-(((np.abs(d) - 0.85 * hw) / (0.25 * hw)) ** 2))
             rib *= (k >= 0) * (k <= 10) * thorax * (0.5 + 0.5 * m) * (1.1 - 0.05 * np.clip(k, 0, 10))
             pa = (Y - (apex + 0.12 + 0.4 * (0.85 - t))) / (1.25 * sp)
             ka = np.round(pa)
-            ant = 0.035 * _band((pa - ka) * 1.25 * sp, 0.3 * sp, 1.5 * e) * (ka >= 0) * (ka <= 5)
+            ant = 0.035 * band((pa - ka) * 1.25 * sp, 0.3 * sp, 1.5 * e) * (ka >= 0) * (ka <= 5)
             ant *= thorax * expit((t - 0.25) / 0.05) * m
             tc = t - 0.08
             yc = apex + 0.13 - 0.2 * tc + 0.15 * tc * (t - 0.75)
-            clav = 0.12 * _band(Y - yc, 0.03, e) + 0.06 * np.exp(-(((np.abs(Y - yc) - 0.024) / 0.007) ** 2))
+            clav = 0.12 * band(Y - yc, 0.03, e) + 0.06 * np.exp(-(((np.abs(Y - yc) - 0.024) / 0.007) ** 2))
             clav *= expit((tc + 0.01) / 0.01) * expit((0.78 - t) / 0.02)
             bone = bone + rib + ant + clav
         return bone
@@ -363,7 +163,7 @@ class Painter:
         mx = self.study.technique.twist
         tx = 0.7 * mx + self.trachea_shift * expit((apex + 0.45 - Y) / 0.08)
         carina = apex + 0.5
-        trachea = _band(X - tx, 0.032, 1.5 * e) * expit((carina - Y) / 0.02)
+        trachea = band(X - tx, 0.032, 1.5 * e) * expit((carina - Y) / 0.02)
         bron = np.zeros_like(X)
         for lung in self.lungs.values():
             stamp_segment(
@@ -386,11 +186,11 @@ class Painter:
 
     def consolidation(self, x: Finding) -> None:
         rng = np.random.default_rng(x.seed)
-        tex = _smooth_noise(rng, self.size, 0.05 * self.f.unit)
-        for s in _sides(x.side):
+        tex = smooth_noise(rng, self.size, 0.05 * self.f.unit)
+        for s in side_signs(x.side):
             m, q, v = self.masks[s]
             if x.pattern == "lobar":
-                region = _lobe_mask(x.lobe, q, v)
+                region = lobe_mask(x.lobe, q, v)
                 if x.extent == "moderate":  # a segment: part of the lobe around a random point in it
                     cand = np.argwhere((region * m) > 0.7)
                     if len(cand):
@@ -402,12 +202,12 @@ class Painter:
                         region = np.clip(region * 1.6, 0, 1)
                 fill = region * np.clip(0.88 + 0.12 * tex, 0, 1)
                 if x.flag:  # air bronchograms: dark branching tubes inside the consolidated lobe
-                    g, p = _angular_profile(rng, 6, (0.015, 0.03), span=2.6)
-                    lines, r = _radial_lines(self.f, self.lungs[s].hilum(), s, g, p, 0.15, rng.uniform(0, 6))
+                    g, p = angular_profile(rng, 6, (0.015, 0.03), span=2.6)
+                    lines, r = radial_lines(self.f, self.lungs[s].hilum(), s, g, p, 0.15, rng.uniform(0, 6))
                     fill = fill * (1 - 0.45 * lines * expit((r - 0.06) / 0.02) * np.exp(-r / 0.5))
             elif x.pattern == "patchy":
                 thr = {"small": 1.1, "moderate": 0.55, "extensive": 0.0}[x.extent]
-                fill = expit((tex - thr) / 0.5) * _zone_mask(v, x.zones) * expit((0.97 - q) / 0.05)
+                fill = expit((tex - thr) / 0.5) * zone_mask(v, x.zones) * expit((0.97 - q) / 0.05)
             else:  # faint: one small ill-defined patch
                 lo, hi = ZONE_RANGES[x.zones[0]]
                 X0, Y0 = self.lungs[s].point(
@@ -436,7 +236,7 @@ class Painter:
         """Nodule centres clustered in the finding's zones of its side(s)."""
         lo = min(ZONE_RANGES[z][0] for z in x.zones) + 0.04
         hi = max(ZONE_RANGES[z][1] for z in x.zones) - 0.04
-        sides = _sides(x.side)
+        sides = side_signs(x.side)
         centres = {s: (rng.uniform(0.25, 0.75), rng.uniform(lo + 0.04, hi - 0.04)) for s in sides}
         pts = []
         for i in range(n):
@@ -496,7 +296,7 @@ class Painter:
 
     def fibrosis(self, x: Finding) -> None:
         rng = np.random.default_rng(x.seed)
-        for s in _sides(x.side):
+        for s in side_signs(x.side):
             lung = self.lungs[s]
             for _ in range(x.count):
                 p0 = lung.point(rng.uniform(0.05, 0.35), rng.uniform(0.3, 0.45))
@@ -513,7 +313,7 @@ class Painter:
 
     def lymphadenopathy(self, x: Finding) -> None:
         rng = np.random.default_rng(x.seed)
-        for s in _sides(x.side):
+        for s in side_signs(x.side):
             lung = self.lungs[s]
             for _ in range(rng.integers(2, 4)):
                 X, Y = lung.point(rng.uniform(0.05, 0.2), lung.hilum_v + rng.uniform(-0.08, 0.06))
@@ -532,7 +332,7 @@ class Painter:
         lung = self.lungs[s]
         t = s * self.f.X
         top = lung.apex + 1.8 * (t - 0.28) ** 2
-        thick = 0.03 + 0.015 * _smooth_noise(rng, self.size, 0.05 * self.f.unit)
+        thick = 0.03 + 0.015 * smooth_noise(rng, self.size, 0.05 * self.f.unit)
         self.F = np.maximum(self.F, 0.8 * expit((top + thick - self.f.Y) / 0.01) * (self.masks[s][0] > 0.05))
 
     def nipple_shadows(self, x: Finding) -> None:
@@ -573,7 +373,7 @@ class Painter:
         img = np.clip((img - 0.04) * t.contrast * 1.1, 0, 1) ** t.gamma
         img *= 1 + 0.05 * self.rng.uniform(-1, 1) * self.f.X  # heel effect
         img = gaussian_filter(img, 0.5 * self.size / 128, mode="nearest")
-        img += 0.02 * _smooth_noise(self.rng, self.size, self.size / 10)
+        img += 0.02 * smooth_noise(self.rng, self.size, self.size / 10)
         img += t.noise * self.rng.standard_normal(img.shape)
         return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cases import Finding, Study
+from .records import Finding, Study
 
 LOBE_TEXT = {
     "RUL": "right upper lobe",
@@ -49,56 +49,70 @@ def _side_word(side: str) -> str:
 
 
 def _consolidation(f: Finding, rng: np.random.Generator) -> tuple[str, str]:
+    """(finding sentence, impression) of a pneumonia consolidation, by pattern."""
     if f.pattern == "lobar":
-        lobe = LOBE_TEXT[f.lobe]
-        extra = " with air bronchograms" if f.flag else ""
-        sil = SILHOUETTE.get(f.lobe, "") if f.extent == "extensive" or f.lobe in ("RML", "LINGULA") else ""
-        if f.extent == "extensive":
-            finding = _pick(
-                rng,
-                [
-                    f"Dense consolidation of the {lobe}{extra}{sil}.",
-                    f"Lobar consolidation in the {lobe}{extra}{sil}.",
-                    f"Homogeneous airspace opacity filling the {lobe}{extra}{sil}.",
-                ],
-            )
-        else:
-            finding = _pick(
-                rng,
-                [
-                    f"Focal consolidation in the {lobe}{extra}{sil}.",
-                    f"Segmental airspace opacity in the {lobe}{extra}{sil}.",
-                    f"Consolidation in part of the {lobe}{extra}{sil}.",
-                ],
-            )
-        impression = _pick(
-            rng,
-            [
-                f"{_cap(lobe)} pneumonia.",
-                f"Findings consistent with {lobe} pneumonia.",
-                f"{_cap(lobe)} consolidation in keeping with pneumonia.",
-            ],
-        )
-        return finding, impression
-    where = zone_phrase(f.side, f.zones)
+        return _lobar(f, rng)
     if f.pattern == "faint":
+        return _faint(f, rng)
+    return _patchy(f, rng)
+
+
+def _lobar(f: Finding, rng: np.random.Generator) -> tuple[str, str]:
+    lobe = LOBE_TEXT[f.lobe]
+    extra = " with air bronchograms" if f.flag else ""
+    sil = SILHOUETTE.get(f.lobe, "") if f.extent == "extensive" or f.lobe in ("RML", "LINGULA") else ""
+    if f.extent == "extensive":
         finding = _pick(
             rng,
             [
-                f"Subtle hazy opacity in {where}.",
-                f"Faint ill-defined opacity in {where}.",
-                f"Minimal patchy opacity in {where}.",
+                f"Dense consolidation of the {lobe}{extra}{sil}.",
+                f"Lobar consolidation in the {lobe}{extra}{sil}.",
+                f"Homogeneous airspace opacity filling the {lobe}{extra}{sil}.",
             ],
         )
-        impression = _pick(
+    else:
+        finding = _pick(
             rng,
             [
-                f"Subtle {f.side} {f.zones[0]} zone opacity, possibly early pneumonia.",
-                f"Faint {f.side} {f.zones[0]} zone opacity, may represent early infection.",
-                "Subtle opacity suspicious for early pneumonia.",
+                f"Focal consolidation in the {lobe}{extra}{sil}.",
+                f"Segmental airspace opacity in the {lobe}{extra}{sil}.",
+                f"Consolidation in part of the {lobe}{extra}{sil}.",
             ],
         )
-        return finding, impression
+    impression = _pick(
+        rng,
+        [
+            f"{_cap(lobe)} pneumonia.",
+            f"Findings consistent with {lobe} pneumonia.",
+            f"{_cap(lobe)} consolidation in keeping with pneumonia.",
+        ],
+    )
+    return finding, impression
+
+
+def _faint(f: Finding, rng: np.random.Generator) -> tuple[str, str]:
+    where = zone_phrase(f.side, f.zones)
+    finding = _pick(
+        rng,
+        [
+            f"Subtle hazy opacity in {where}.",
+            f"Faint ill-defined opacity in {where}.",
+            f"Minimal patchy opacity in {where}.",
+        ],
+    )
+    impression = _pick(
+        rng,
+        [
+            f"Subtle {f.side} {f.zones[0]} zone opacity, possibly early pneumonia.",
+            f"Faint {f.side} {f.zones[0]} zone opacity, may represent early infection.",
+            "Subtle opacity suspicious for early pneumonia.",
+        ],
+    )
+    return finding, impression
+
+
+def _patchy(f: Finding, rng: np.random.Generator) -> tuple[str, str]:
+    where = zone_phrase(f.side, f.zones)
     size = {
         "small": ["scattered", "a few", "small"],
         "moderate": ["patchy", "multifocal patchy", "several patchy"],
@@ -276,6 +290,112 @@ def _incidental(f: Finding, rng: np.random.Generator) -> str:
 INCIDENTAL = ("ecg_leads", "nipple_shadows", "skin_fold")
 
 
+def _technique(study: Study, rng: np.random.Generator) -> list[str]:
+    """Technical remarks: low volumes, rotation."""
+    t = study.technique
+    out = []
+    if t.inspiration < 0.9:
+        out.append(_pick(rng, ["Low lung volumes.", "Suboptimal inspiration."]))
+    if abs(t.rotation) > 3.5:
+        out.append(_pick(rng, ["The patient is slightly rotated.", "Mild patient rotation."]))
+    return out
+
+
+def _pneumonia_lungs(disease: list[Finding], rng: np.random.Generator) -> tuple[list[str], list[str]]:
+    """Consolidation sentences and impressions; sometimes the clear other lung."""
+    sentences, impressions = [], []
+    for f in disease:
+        finding, impression = _consolidation(f, rng)
+        sentences.append(finding)
+        impressions.append(impression)
+    sides = {f.side for f in disease}
+    if sides in ({"right"}, {"left"}) and rng.random() < 0.5:
+        other = "left" if sides == {"right"} else "right"
+        sentences.append(
+            _pick(rng, [f"The {other} lung is clear.", f"No consolidation in the {other} lung."])
+        )
+    return sentences, impressions
+
+
+def _tb_lungs(
+    disease: list[Finding], omitted: Finding | None, subtle: bool, rng: np.random.Generator
+) -> tuple[list[str], list[str]]:
+    """TB sentences (cavity and miliary first) without the omitted one, the impression, sometimes 'no cavity'."""
+    order = {"miliary": 0, "cavity": 1, "nodules": 2, "fibrosis": 3, "consolidation": 4}
+    sentences = []
+    for f in sorted(disease, key=lambda f: order.get(f.kind, 9)):
+        text = (
+            f"Patchy consolidation in {zone_phrase(f.side, f.zones)}."
+            if f.kind == "consolidation"
+            else _tb_sentence(f, rng)
+        )
+        if f is not omitted:
+            sentences.append(text)
+    impressions = [_tb_impression([f for f in disease if f is not omitted], subtle, rng)]
+    if not any(f.kind in ("cavity", "miliary") for f in disease) and rng.random() < 0.4:
+        sentences.append(_pick(rng, ["No cavitation.", "No cavity is seen."]))
+    return sentences, impressions
+
+
+def _lungs(
+    study: Study, disease: list[Finding], omitted: Finding | None, rng: np.random.Generator
+) -> tuple[list[str], list[str]]:
+    """(sentences, impressions) about the lung fields, by class."""
+    if study.label == "normal":
+        clear = [
+            "The lungs are clear.",
+            "Both lungs are clear.",
+            "No focal consolidation.",
+            "No focal airspace opacity.",
+        ]
+        return [_pick(rng, clear)], []
+    if study.label == "pneumonia":
+        return _pneumonia_lungs(disease, rng)
+    return _tb_lungs(disease, omitted, study.subtle, rng)
+
+
+def _pleura_and_heart(
+    study: Study, effusions: list[Finding], omitted: Finding | None, rng: np.random.Generator
+) -> list[str]:
+    """Effusions (or the pertinent negative) and the heart, then incidentals."""
+    sentences = []
+    for f in effusions:
+        text = _effusion(f, rng)
+        if f is not omitted:
+            sentences.append(text)
+    if not effusions:
+        if study.label == "normal":
+            negatives = [
+                "No pleural effusion or pneumothorax.",
+                "No pleural effusion.",
+                "The costophrenic angles are clear.",
+            ]
+        else:
+            negatives = ["No pleural effusion.", "No pleural effusion or pneumothorax."]
+        sentences.append(_pick(rng, negatives))
+    hilar = any(f.kind == "lymphadenopathy" for f in study.findings)
+    heart = (
+        ["Heart size is normal.", "Normal heart size."]
+        if hilar
+        else [
+            "Heart size is normal.",
+            "The cardiomediastinal silhouette is normal.",
+            "Normal cardiac silhouette.",
+        ]
+    )
+    sentences.append(_pick(rng, heart))
+    sentences += [_incidental(f, rng) for f in study.findings if f.kind in INCIDENTAL]
+    return sentences
+
+
+NORMAL_IMPRESSIONS = [
+    "No acute cardiopulmonary abnormality.",
+    "Normal chest radiograph.",
+    "No active lung disease.",
+    "No evidence of pneumonia or tuberculosis.",
+]
+
+
 def write_report(study: Study) -> str:
     """The report of one study; deterministic for the study.
 
@@ -283,102 +403,18 @@ def write_report(study: Study) -> str:
     no pertinent negative replaces an omitted effusion, a pneumonia impression drops "with a parapneumonic
     effusion", and a TB impression is written from the remaining findings (its kind never changes: the primary
     finding is never omitted). Wording is picked exactly as without the omission, so the report is the full one
-    minus those words.
+    minus those words. The order of the random picks is part of the output (byte-identical datasets).
     """
     rng = np.random.default_rng([study.seed, 7])
     findings = list(study.findings)
     omitted = findings[study.omitted] if study.omitted >= 0 else None
     disease = [f for f in findings if f.kind not in INCIDENTAL and f.kind != "effusion"]
     effusions = [f for f in findings if f.kind == "effusion"]
-    sentences: list[str] = []
-    impressions: list[str] = []
-    t = study.technique
-    if t.inspiration < 0.9:
-        sentences.append(_pick(rng, ["Low lung volumes.", "Suboptimal inspiration."]))
-    if abs(t.rotation) > 3.5:
-        sentences.append(_pick(rng, ["The patient is slightly rotated.", "Mild patient rotation."]))
+    sentences = _technique(study, rng)
+    lungs, impressions = _lungs(study, disease, omitted, rng)
+    sentences += lungs + _pleura_and_heart(study, effusions, omitted, rng)
     if study.label == "normal":
-        sentences.append(
-            _pick(
-                rng,
-                [
-                    "The lungs are clear.",
-                    "Both lungs are clear.",
-                    "No focal consolidation.",
-                    "No focal airspace opacity.",
-                ],
-            )
-        )
-    elif study.label == "pneumonia":
-        for f in disease:
-            finding, impression = _consolidation(f, rng)
-            sentences.append(finding)
-            impressions.append(impression)
-        sides = {f.side for f in disease}
-        if sides in ({"right"}, {"left"}) and rng.random() < 0.5:
-            other = "left" if sides == {"right"} else "right"
-            sentences.append(
-                _pick(rng, [f"The {other} lung is clear.", f"No consolidation in the {other} lung."])
-            )
-    else:
-        order = {"miliary": 0, "cavity": 1, "nodules": 2, "fibrosis": 3, "consolidation": 4}
-        for f in sorted(disease, key=lambda f: order.get(f.kind, 9)):
-            text = (
-                f"Patchy consolidation in {zone_phrase(f.side, f.zones)}."
-                if f.kind == "consolidation"
-                else _tb_sentence(f, rng)
-            )
-            if f is not omitted:
-                sentences.append(text)
-        impressions.append(_tb_impression([f for f in disease if f is not omitted], study.subtle, rng))
-        if not any(f.kind in ("cavity", "miliary") for f in disease) and rng.random() < 0.4:
-            sentences.append(_pick(rng, ["No cavitation.", "No cavity is seen."]))
-    for f in effusions:
-        text = _effusion(f, rng)
-        if f is not omitted:
-            sentences.append(text)
-    if not effusions:
-        if study.label == "normal":
-            sentences.append(
-                _pick(
-                    rng,
-                    [
-                        "No pleural effusion or pneumothorax.",
-                        "No pleural effusion.",
-                        "The costophrenic angles are clear.",
-                    ],
-                )
-            )
-        else:
-            sentences.append(_pick(rng, ["No pleural effusion.", "No pleural effusion or pneumothorax."]))
-    hilar = any(f.kind == "lymphadenopathy" for f in findings)
-    sentences.append(
-        _pick(
-            rng,
-            ["Heart size is normal.", "Normal heart size."]
-            if hilar
-            else [
-                "Heart size is normal.",
-                "The cardiomediastinal silhouette is normal.",
-                "Normal cardiac silhouette.",
-            ],
-        )
-    )
-    for f in findings:
-        if f.kind in INCIDENTAL:
-            sentences.append(_incidental(f, rng))
-    if study.label == "normal":
-        impressions.append(
-            _pick(
-                rng,
-                [
-                    "No acute cardiopulmonary abnormality.",
-                    "Normal chest radiograph.",
-                    "No active lung disease.",
-                    "No evidence of pneumonia or tuberculosis.",
-                ],
-            )
-        )
+        impressions.append(_pick(rng, NORMAL_IMPRESSIONS))
     elif any(f is not omitted for f in effusions) and study.label == "pneumonia":
         impressions[-1] = impressions[-1][:-1] + " with a parapneumonic effusion."
     return f"FINDINGS: {' '.join(sentences)} IMPRESSION: {' '.join(impressions)}"
