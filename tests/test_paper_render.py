@@ -14,11 +14,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from radgen.config import config_hash
 from radgen.evaluate.headline import write_headline
 from radgen.paper import latex
 from radgen.paper.inputs import PaperInputError, PaperInputs
 from radgen.paper.macros import comparative_words
-from radgen.paper.provenance import config_hash, git_commit
+from radgen.paper.provenance import git_commit
 from radgen.paper.render import render_paper
 
 # Per-fold values (2 folds) from which summary.csv is written; the expected cells are computed from these by hand.

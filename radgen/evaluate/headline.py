@@ -28,8 +28,8 @@ from typing import Any
 import pandas as pd
 
 from radgen.constants import CLASSES
-from radgen.data.io import atomic_path
 from radgen.evaluate.classification import ALPHA
+from radgen.io import atomic_path
 
 CI_LEVEL = 95  # percent; the percentile bootstrap intervals of pooled.csv and comparisons.csv
 DIGITS = 3  # "below the reference" counts a difference as the paper prints it (3 decimals)

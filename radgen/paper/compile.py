@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from radgen.io import atomic_path
+
 log = logging.getLogger(__name__)
 
 APT_HINT = (
@@ -68,9 +70,8 @@ def compile_pdf(main_tex: str | Path, pdf_out: str | Path | None = None, *, time
     workdir = Path(pdf_out).resolve().parent if pdf_out else main_tex.parent
     if workdir != main_tex.parent:
         workdir.mkdir(parents=True, exist_ok=True)
-        tmp = workdir / f".{main_tex.name}.tmp"
-        shutil.copyfile(main_tex, tmp)
-        os.replace(tmp, workdir / main_tex.name)
+        with atomic_path(workdir / main_tex.name) as tmp:
+            shutil.copyfile(main_tex, tmp)
         main_tex = workdir / main_tex.name
     built = workdir / (main_tex.stem + ".pdf")
     cmd = [latexmk, *LATEXMK_ARGS, main_tex.name]
@@ -93,9 +94,8 @@ def compile_pdf(main_tex: str | Path, pdf_out: str | Path | None = None, *, time
     target = Path(pdf_out).resolve() if pdf_out else built
     if target != built:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(built, tmp)
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            shutil.copyfile(built, tmp)
     log.info("wrote %s", target)
     return target
 

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from radgen.config import config_hash
 from radgen.constants import CLASSES
 from radgen.evaluate.floors import FLOORS
 from radgen.paper.inputs import PaperData
-from radgen.paper.provenance import config_hash, git_commit, package_versions
+from radgen.paper.provenance import git_commit, package_versions
 from radgen.variants import VariantSet
 
 

@@ -6,13 +6,10 @@ computed at render time and written into ``paper/variables.tex``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 PACKAGES: tuple[str, ...] = ("torch", "transformers", "timm", "snakemake", "radgen")
 
@@ -38,12 +35,6 @@ def git_commit(repo_dir: str | Path = ".") -> str:
         return "unknown"
     commit = head.stdout.strip()
     return commit + "-dirty" if status.returncode != 0 or status.stdout.strip() else commit
-
-
-def config_hash(config: dict[str, Any], length: int = 12) -> str:
-    """First characters of the sha256 of the resolved config in canonical JSON (key order does not matter)."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:length]
 
 
 def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:

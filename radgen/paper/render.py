@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from radgen.data.io import atomic_path
+from radgen.io import atomic_path
 from radgen.paper.context import build_context
 from radgen.paper.inputs import PaperInputs
 from radgen.paper.latex import make_environment
@@ -26,7 +26,7 @@ METHODS_TEMPLATE = "methods.tex.j2"
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write text to path through radgen.data.io.atomic_path (temporary file, rename, normal permissions)."""
+    """Write text to path through radgen.io.atomic_path (temporary file, rename, normal permissions)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 

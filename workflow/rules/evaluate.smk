@@ -85,7 +85,7 @@ rule headline:
     input:
         summary="results/metrics/summary.csv",
         comparisons="results/metrics/comparisons.csv",
-        code=code("evaluate/headline.py"),
+        code=code("evaluate/headline.py", "io.py"),
     output:
         headline="results/metrics/headline.json",
     log:
