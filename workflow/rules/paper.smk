@@ -18,7 +18,7 @@ rule render_paper:
         templates=sorted(
             str(p) for p in PAPER_DIR.joinpath("templates").glob("*.tex.j2")
         ),
-        code=code("paper", "io.py", "config.py"),
+        code=code("paper", "io.py", "config.py", "variants.py"),
     output:
         tables="paper/tables.tex",
         variables="paper/variables.tex",
