@@ -48,9 +48,12 @@ tex:
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
 
+# Every test, slow and end-to-end ones included.
 test: setup
 	$(BIN)/pytest -q
 
+# Every test except those marked slow (a model trained or Snakemake run for more than ~3 s) or e2e (the workflow
+# end to end): under a minute on two cores.
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow and not e2e"
 

@@ -37,6 +37,14 @@ def _tiny_config(variants: Iterable[str] = TINY_VARIANTS) -> dict[str, Any]:
     return config
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the trained reference run is `slow`: the run trains RadGen for 6 epochs."""
+    for item in items:
+        if "reference" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
     yield from mf.one_thread()
@@ -56,5 +64,5 @@ def data(tmp_path_factory) -> mf.SynthData:
 
 @pytest.fixture(scope="session")
 def reference(tmp_path_factory) -> mf.Run:
-    """RadGen trained once on the tiny dataset (fold 0) and its held-out predictions."""
+    """RadGen trained once on the tiny dataset (fold 0) and its held-out predictions; its users are `slow`."""
     return mf.reference_run(tmp_path_factory)
