@@ -52,8 +52,8 @@ demo: setup
 test: setup
 	$(BIN)/pytest -q
 
-# Every test except those marked slow (a model trained or Snakemake run for more than ~3 s) or e2e (the workflow
-# end to end): under a minute on two cores.
+# Every test except those marked slow (more than ~3 s: a model trained, the trained reference run used, Snakemake
+# run) or e2e (the workflow end to end): about a minute of CPU time.
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow and not e2e"
 

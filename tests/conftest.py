@@ -14,24 +14,17 @@ from typing import Any
 import model_fixtures as mf
 import pytest
 
-from radgen.config import load_config
-
 # The variants of the tiny workflow: the reference, an image-only baseline, a reader of RadGen's generated
 # reports (reports_from) and an ablation: one of each kind of job the DAG wires differently.
 TINY_VARIANTS = ("radgen", "densenet121", "report_only", "no_gating")
 
 
 def _tiny_config(variants: Iterable[str] = TINY_VARIANTS) -> dict[str, Any]:
-    """config/config.yaml shrunk to seconds per job: 90 synthetic 64 px films cached at 32 px, 2 folds, 2 epochs
-    of batch 8 on the CPU, short reports, 200 bootstrap resamples, no METEOR (needs Java)."""
-    config = load_config(mf.CONFIG)
+    """The model tests' tiny config (model_fixtures: 32 px, 2 epochs of batch 8 on the CPU, short reports) with a
+    tiny data and evaluation stage: 90 synthetic 64 px films, 2 folds, 200 bootstrap resamples, no METEOR."""
+    config = mf.tiny_config()
     config["data"]["synthetic"].update(n_images=90, image_size=64)
-    config["data"]["image_size"] = mf.IMAGE_SIZE
     config["folds"]["k"] = 2
-    config["training"].update(epochs=2, batch_size=8, device="cpu", num_workers=0)
-    generator, text = config["model"]["report_generator"], config["model"]["text_encoder"]
-    generator["max_length"] = min(int(generator["max_length"]), 32)
-    text["max_length"] = min(int(text["max_length"]), 48)
     config["evaluation"].update(bootstrap_resamples=200, meteor=False)
     config["variants"] = {name: config["variants"][name] for name in variants}
     return config

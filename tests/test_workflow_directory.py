@@ -27,7 +27,7 @@ DATA_TARGETS = (
     "results/data/cache.npy",
     "results/data/synthetic_examples.png",
 )
-# Rules without a benchmark: `all` runs nothing; folds and render_paper are local and take well under a second.
+# Rules without a benchmark: `all` runs nothing; folds (a pandas split) and render_paper (Jinja) are quick local rules.
 UNBENCHMARKED = {"all", "folds", "render_paper"}
 
 pytestmark = pytest.mark.slow  # four Snakemake runs, about 15 s
@@ -35,9 +35,8 @@ pytestmark = pytest.mark.slow  # four Snakemake runs, about 15 s
 
 def deployed(work: Path, *args: str, timeout: int = 300) -> str:
     """Snakemake on the repository's Snakefile with `work` as working directory, started from work's parent."""
-    config = (
-        work / "tiny.yaml"
-    )  # a relative --configfile is read from where Snakemake starts, not --directory
+    # a relative --configfile would be read from where Snakemake starts, not from --directory
+    config = work / "tiny.yaml"
     done = run(
         ["-s", str(SNAKEFILE), "--directory", str(work), *args, "--configfile", str(config)],
         work.parent,
