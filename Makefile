@@ -48,9 +48,12 @@ tex:
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
 
+# Every test, slow and end-to-end ones included.
 test: setup
 	$(BIN)/pytest -q
 
+# Every test except those marked slow (more than ~3 s: a model trained, the trained reference run used, Snakemake
+# run) or e2e (the workflow end to end): about a minute of CPU time.
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow and not e2e"
 

@@ -260,6 +260,7 @@ def _dag_edges(output: str) -> tuple[dict[str, str], set[tuple[str, str]]]:
     return nodes, edges
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", ["config/paper.yaml", "config/config.yaml"])
 def test_fetch_pretrained_runs_before_every_training_job(tmp_path, config):
     for name in COPIED:

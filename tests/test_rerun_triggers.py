@@ -17,7 +17,10 @@ import pytest
 import yaml
 from test_workflow_e2e import COPIED, ROOT, planned_rules, run
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+pytestmark = (
+    pytest.mark.slow
+)  # a dry run, --touch and dry runs of the whole DAG; a fresh interpreter importing torch
+
 IGNORED = shutil.ignore_patterns("__pycache__", "tables.tex", "variables.tex", "main.pdf")
 
 
@@ -43,15 +46,12 @@ def create_outputs(work: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
+def finished(tmp_path_factory, tiny_config) -> Path:
     """A copy of the repository whose tiny DAG (one generating and one report-reading variant) looks done."""
     work = tmp_path_factory.mktemp("rerun_triggers")
     for name in COPIED:
         shutil.copytree(ROOT / name, work / name, ignore=IGNORED)
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config["folds"]["k"] = 2
-    config["variants"] = {name: config["variants"][name] for name in ("radgen", "report_only")}
-    (work / "tiny.yaml").write_text(yaml.safe_dump(config))
+    (work / "tiny.yaml").write_text(yaml.safe_dump(tiny_config(variants=("radgen", "report_only"))))
     create_outputs(work)
     smk(["--touch", "--cores", "1"], work)
     assert "Nothing to be done" in smk(["-n"], work), "the touched DAG should be up to date"

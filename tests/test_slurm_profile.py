@@ -106,6 +106,7 @@ def test_profile_gives_gpus_per_rule_and_never_caps_them_globally():
         assert "runtime" in wanted and "mem_mb" in wanted, rule
 
 
+@pytest.mark.slow
 @needs_plugin
 def test_dry_run_plans_gpu_jobs_on_the_gpu_partition(tmp_path):
     """`snakemake -n` with the profile on the embedded default config, in a copy without any results."""

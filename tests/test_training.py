@@ -299,6 +299,7 @@ def test_resume_after_interruption_equals_uninterrupted_run(reference, data, tmp
     _resume_and_compare(reference, data, ckpt, out)
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_config_is_not_resumed(data, tmp_path):
     """Checkpoints are keyed by config and data: a changed config starts afresh instead of resuming stale state."""
     ckpt = tmp_path / "ckpt"

@@ -24,20 +24,6 @@ COPIED = ("workflow", "scripts", "config", "paper", "radgen")
 pytestmark = pytest.mark.e2e
 
 
-def tiny_config() -> dict:
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config["data"]["synthetic"]["n_images"] = 90
-    config["data"]["synthetic"]["image_size"] = 64
-    config["data"]["image_size"] = 32
-    config["folds"]["k"] = 2
-    config["training"]["epochs"] = 2
-    config["evaluation"]["bootstrap_resamples"] = 200
-    config["evaluation"]["meteor"] = False
-    keep = ("radgen", "densenet121", "report_only", "no_gating")
-    config["variants"] = {name: config["variants"][name] for name in keep}
-    return config
-
-
 def run(
     args: list[str], cwd: Path, timeout: int = 1200, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
@@ -58,7 +44,7 @@ def planned_rules(dry_run_output: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
+def finished_run(tmp_path_factory, tiny_config) -> Path:
     work = tmp_path_factory.mktemp("radgen_e2e")
     for name in COPIED:
         shutil.copytree(
@@ -68,7 +54,7 @@ def finished_run(tmp_path_factory) -> Path:
                 "__pycache__", "tables.tex", "variables.tex", "main.pdf", "main.aux"
             ),
         )
-    config = tiny_config()
+    config = tiny_config()  # conftest: radgen, densenet121, report_only, no_gating; 2 folds
     # valid for the schema, but timm has no such model: the job fails, the others must finish
     cannot_train = {
         "group": "baseline",
@@ -170,7 +156,7 @@ def test_renaming_a_label_reruns_only_the_paper(finished_run):
         (lambda c: c["model"]["fusion"].update(num_heads=5), "does not divide embed_dim"),
     ],
 )
-def test_invalid_config_fails_before_any_job(tmp_path, mutate, key):
+def test_invalid_config_fails_before_any_job(tmp_path, tiny_config, mutate, key):
     for name in COPIED:
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     config = tiny_config()

@@ -1,6 +1,7 @@
 """A `folder` source is an input of the manifest: adding, removing or changing an image reruns it.
 
-Cheap: a copy of the workflow, six 16 px images, and only the manifest target (one real run, then dry runs).
+Cheap: a copy of the workflow, six films of the tiny dataset (conftest) in the folder layout, and only the
+manifest target (one real run, then dry runs).
 """
 
 from __future__ import annotations
@@ -10,20 +11,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from PIL import Image
 from test_workflow_e2e import ROOT, run
 
 COPIED = ("workflow", "scripts", "config", "radgen")
 TARGET = "results/data/manifest.csv"
+FOLDERS = {"normal": "NORMAL", "pneumonia": "PNEUMONIA", "tb": "TB"}
 
-
-def _image(path: Path, seed: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (16, 16), dtype=np.uint8)).save(path)
+pytestmark = pytest.mark.slow  # a Snakemake run and six dry runs: about 15 s
 
 
 def _snakemake(work: Path, *args: str) -> subprocess.CompletedProcess:
@@ -39,20 +36,27 @@ def _plans_manifest(work: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory) -> Path:
+def spare(data) -> dict[str, Path]:
+    """A film of each class of the tiny dataset that the folder does not hold (to add, or to copy over one)."""
+    third = data.manifest.groupby("label").nth(2)
+    return {row.label: Path(row.path) for row in third.itertuples()}
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory, tiny_config, data) -> Path:
     work = tmp_path_factory.mktemp("folder_source")
     ignore = shutil.ignore_patterns("__pycache__")
     for name in COPIED:
         shutil.copytree(ROOT / name, work / name, ignore=ignore)
-    names = []
-    for k, folder in enumerate(("NORMAL", "PNEUMONIA", "TB")):
-        for i in range(2):
-            _image(work / "data" / folder / f"{i}.png", seed=10 * k + i)
-            names.append(f"{folder}/{i}.png")
-    reports = pd.DataFrame({"filename": names, "report": "Some finding.", "patient_id": names})
+    films = data.manifest.groupby("label").head(2)  # two of each class, with their reports and patients
+    names = [f"{FOLDERS[row.label]}/{Path(row.path).name}" for row in films.itertuples()]
+    for name, source in zip(names, films["path"], strict=True):
+        (work / "data" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, work / "data" / name)
+    reports = pd.DataFrame({"filename": names, "report": films["report"], "patient_id": films["patient_id"]})
     reports.to_csv(work / "data" / "reports.csv", index=False)
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config["data"] = {"source": "folder", "path": "data", "image_size": 16}
+    config = tiny_config()
+    config["data"] = {"source": "folder", "path": "data", "image_size": config["data"]["image_size"]}
     (work / "folder.yaml").write_text(yaml.safe_dump(config))
     result = _snakemake(work)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -64,9 +68,9 @@ def test_unchanged_folder_is_up_to_date(work):
     assert not _plans_manifest(work)
 
 
-def test_added_image_reruns_the_manifest(work):
+def test_added_image_reruns_the_manifest(work, spare):
     extra = work / "data" / "TB" / "extra.png"
-    _image(extra, seed=99)
+    shutil.copy(spare["tb"], extra)
     try:
         assert _plans_manifest(work)
     finally:
@@ -74,18 +78,17 @@ def test_added_image_reruns_the_manifest(work):
     assert not _plans_manifest(work)
 
 
-def test_removed_or_changed_image_reruns_the_manifest(work):
-    image = work / "data" / "NORMAL" / "1.png"
-    moved = work / "NORMAL_1.png"
+def test_removed_or_changed_image_reruns_the_manifest(work, spare):
+    image = sorted((work / "data" / "NORMAL").glob("*.png"))[-1]
+    moved = work / "moved.png"
     image.rename(moved)
     try:
         assert _plans_manifest(work)
     finally:
         moved.rename(image)
     original = image.read_bytes()
-    _image(
-        image, seed=123
-    )  # new pixels (a mere touch is no change: Snakemake compares small files' checksums)
+    # other pixels (a mere touch is no change: Snakemake compares small files' checksums)
+    image.write_bytes(spare["normal"].read_bytes())
     later = (work / TARGET).stat().st_mtime + 10
     os.utime(image, (later, later))
     try:

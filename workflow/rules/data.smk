@@ -21,6 +21,8 @@ rule manifest:
         warnings="results/data/manifest_warnings.json",
     log:
         f"{LOGS}/data/manifest.log",
+    benchmark:
+        "results/benchmarks/manifest/run.tsv"
     conda:
         ENV
     threads: 2
@@ -36,9 +38,15 @@ rule synthetic_examples:
         manifest="results/data/manifest.csv",
         code=code("data", "io.py"),
     output:
-        figure="results/data/synthetic_examples.png",
+        figure=report(
+            "results/data/synthetic_examples.png",
+            caption="../report/synthetic_examples.rst",
+            category="Data",
+        ),
     log:
         f"{LOGS}/data/synthetic_examples.log",
+    benchmark:
+        "results/benchmarks/synthetic_examples/run.tsv"
     conda:
         ENV
     script:
@@ -71,6 +79,8 @@ rule image_cache:
         index="results/data/cache_index.csv",
     log:
         f"{LOGS}/data/image_cache.log",
+    benchmark:
+        "results/benchmarks/image_cache/run.tsv"
     conda:
         ENV
     threads: 2

@@ -18,6 +18,8 @@ rule evaluate_fold:
         metrics="results/metrics/{variant}/fold{fold}.json",
     log:
         f"{LOGS}/evaluate/{{variant}}/fold{{fold}}.log",
+    benchmark:
+        "results/benchmarks/evaluate_fold/{variant}/fold{fold}.tsv"
     conda:
         ENV
     params:
@@ -41,6 +43,8 @@ rule report_floors:
         floors="results/metrics/floors/fold{fold}.json",
     log:
         f"{LOGS}/evaluate/floors/fold{{fold}}.log",
+    benchmark:
+        "results/benchmarks/report_floors/fold{fold}.tsv"
     wildcard_constraints:
         fold=r"\d+",
     conda:
@@ -63,13 +67,27 @@ rule summarize:
         ),
         code=code("evaluate", "io.py"),
     output:
-        summary=report("results/metrics/summary.csv", category="Tables"),
+        summary=report(
+            "results/metrics/summary.csv",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
         summary_json="results/metrics/summary.json",
-        pooled=report("results/metrics/pooled.csv", category="Tables"),
-        comparisons=report("results/metrics/comparisons.csv", category="Tables"),
+        pooled=report(
+            "results/metrics/pooled.csv",
+            caption="../report/pooled.rst",
+            category="Tables",
+        ),
+        comparisons=report(
+            "results/metrics/comparisons.csv",
+            caption="../report/comparisons.rst",
+            category="Tables",
+        ),
         comparisons_meta="results/metrics/comparisons.json",
     log:
         f"{LOGS}/evaluate/summary.log",
+    benchmark:
+        "results/benchmarks/summarize/run.tsv"
     conda:
         ENV
     params:
@@ -110,6 +128,7 @@ rule figures:
             f"{name}_{ext}": (
                 report(
                     f"results/figures/{name}.{ext}",
+                    caption=f"../report/{name}.rst",
                     category="Figures",
                     labels={"figure": name, "format": ext},
                 )
@@ -121,6 +140,8 @@ rule figures:
         },
     log:
         f"{LOGS}/evaluate/figures.log",
+    benchmark:
+        "results/benchmarks/figures/run.tsv"
     conda:
         ENV
     params:

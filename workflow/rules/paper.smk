@@ -44,6 +44,8 @@ rule compile_paper:
         pdf="paper/main.pdf",
     log:
         f"{LOGS}/paper/compile.log",
+    benchmark:
+        "results/benchmarks/compile_paper/run.tsv"
     conda:
         ENV
     script:

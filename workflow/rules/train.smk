@@ -19,6 +19,8 @@ rule fetch_pretrained:
         manifest=PRETRAINED_MANIFEST,
     log:
         f"{LOGS}/fetch_pretrained.log",
+    benchmark:
+        "results/benchmarks/fetch_pretrained/run.tsv"
     conda:
         ENV
     params:
