@@ -108,6 +108,8 @@ rule headline:
         headline="results/metrics/headline.json",
     log:
         f"{LOGS}/evaluate/headline.log",
+    benchmark:
+        "results/benchmarks/headline/run.tsv"
     conda:
         ENV
     params:
