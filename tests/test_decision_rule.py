@@ -190,7 +190,7 @@ def test_late_fusion_offsets_apply_to_the_averaged_probabilities():
     x = images(3)
     probs, _ = model.predict(x, reports)
     with torch.no_grad():
-        branches = model(images=x, text=model.tokenize_text(reports))["branch_logits"].float()
+        branches = model(images=x, text=model.processor.tokenize_text(reports))["branch_logits"].float()
     averaged = torch.softmax(branches, -1).mean(0)
     expected = averaged * offsets.exp() / (averaged * offsets.exp()).sum(-1, keepdim=True)
     assert torch.allclose(probs, expected, atol=1e-5)
