@@ -169,7 +169,7 @@ def test_checkpoint_without_the_buffer_loads_with_zero_offsets(image_model, tmp_
             loaded.predict(x)[0], torch.softmax(image_model(images=x)["logits"], -1), atol=1e-6
         )
 
-    weights.pop(next(k for k in weights if k.startswith("head.")))
+    weights.pop(next(k for k in weights if k.startswith("fusion.head.")))
     save_file(weights, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
     with pytest.raises(CorruptCheckpointError, match="missing"):
         RadGenModel.from_pretrained(tmp_path)
