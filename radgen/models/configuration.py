@@ -19,7 +19,6 @@ FORMAT = "radgen-checkpoint"
 # 1: flat modules (fusion/gate/head/tagger at the top); 2: fusion and tagger composed (radgen.models.persistence
 # renames version-1 tensors on load)
 FORMAT_VERSION = 2
-FUSION_TYPES = ("cross_attention", "concat", "early", "late", "none")
 
 
 @dataclass
@@ -41,8 +40,6 @@ class RadGenConfig:
         self.model = copy.deepcopy(dict(self.model))
         self.image_size = int(self.image_size)
         self.metadata = dict(self.metadata or {})
-        if self.fusion_type not in FUSION_TYPES:
-            raise ValueError(f"model.fusion.type must be one of {FUSION_TYPES}, got {self.fusion_type!r}")
 
     # ----------------------------------------------------------------- construction
     @classmethod

@@ -37,9 +37,6 @@ def _head(in_dim: int, head_cfg: dict[str, Any], n_classes: int) -> ClassifierHe
 class Fusion(nn.Module):
     """Base: one head on the fused vector; class-weighted cross-entropy on the final logits."""
 
-    needs_image = True
-    needs_text = True
-
     def loss(
         self, out: FusionOutput, labels: torch.Tensor, class_weight: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -48,8 +45,6 @@ class Fusion(nn.Module):
 
 class SingleBranch(Fusion):
     """`none`: no fusion; the head reads whichever branch the model has (z_img, or the pooled text)."""
-
-    needs_image = needs_text = False
 
     def __init__(
         self, dim: int, fusion_cfg: dict[str, Any], head_cfg: dict[str, Any], n_classes: int
