@@ -24,6 +24,7 @@ from radgen.models.report_generator import ReportGenerator
 from radgen.models.text_encoder import TextEncoder
 from radgen.models.tokenization import TAG_TOKENS, train_report_tokenizer, train_text_tokenizer
 from radgen.pretrained_fetch import DEFAULT_NAMES
+from radgen.variants import generates_reports, reads_text
 
 
 @dataclass
@@ -46,6 +47,14 @@ class BuildContext:
         return train(self.train_reports, int(block.get("vocab_size", 1000)), **kwargs)
 
 
+def _from_hub(model_cls: Any, name: str, what: str, tokenizer: Any) -> tuple[Any, Any]:
+    """A pretrained transformers model and its tokenizer (unless one is given), from the hub or a local dir."""
+    key = f"model.{what.replace(' ', '_')}.name"
+    model = hf_from_pretrained(model_cls, name, what=what, config_key=key)
+    tok = tokenizer or hf_from_pretrained(AutoTokenizer, name, what=f"{what} tokenizer", config_key=key)
+    return model, tok
+
+
 def _bart(
     gen_cfg: dict[str, Any],
     tokenizer: Any,
@@ -57,14 +66,7 @@ def _bart(
     if hf_config is not None:
         return BartForConditionalGeneration(BartConfig.from_dict(hf_config)), tokenizer
     if load_weights and gen_cfg.get("pretrained", False):
-        key = "model.report_generator.name"
-        model = hf_from_pretrained(
-            BartForConditionalGeneration, name, what="report generator", config_key=key
-        )
-        tok = tokenizer or hf_from_pretrained(
-            AutoTokenizer, name, what="report generator tokenizer", config_key=key
-        )
-        return model, tok
+        return _from_hub(BartForConditionalGeneration, name, "report generator", tokenizer)
     if tokenizer is None:
         raise ValueError("a randomly initialised report generator needs a tokenizer (pass train_reports)")
     overrides = dict(gen_cfg.get("config_overrides") or {})
@@ -93,12 +95,7 @@ def _text_model(
         hf = dict(hf_config)
         return AutoModel.from_config(AutoConfig.for_model(hf.pop("model_type"), **hf)), tokenizer
     if load_weights and txt_cfg.get("pretrained", False):
-        key = "model.text_encoder.name"
-        model = hf_from_pretrained(AutoModel, name, what="text encoder", config_key=key)
-        tok = tokenizer or hf_from_pretrained(
-            AutoTokenizer, name, what="text encoder tokenizer", config_key=key
-        )
-        return model, tok
+        return _from_hub(AutoModel, name, "text encoder", tokenizer)
     if tokenizer is None:
         raise ValueError("a randomly initialised text encoder needs a tokenizer (pass train_reports)")
     overrides = dict(txt_cfg.get("config_overrides") or {})
@@ -149,7 +146,7 @@ def _tag_token_ids(
 
 def build_report_generator(config: RadGenConfig, ctx: BuildContext) -> tuple[ReportGenerator | None, Any]:
     """Adapter + BART decoder and the report tokenizer, or (None, None) for a model that generates nothing."""
-    if not config.generates_reports:
+    if not generates_reports(config.model):
         return None, None
     gen_cfg = config.report_generator
     extra = TAG_TOKENS if config.tag_token else ()
@@ -175,7 +172,7 @@ def build_report_generator(config: RadGenConfig, ctx: BuildContext) -> tuple[Rep
 
 def build_text_encoder(config: RadGenConfig, ctx: BuildContext) -> tuple[TextEncoder | None, Any]:
     """A BERT-family encoder and its tokenizer, or (None, None) for a model without a text branch."""
-    if not config.reads_text:
+    if not reads_text(config.model):
         return None, None
     txt_cfg = config.text_encoder
     tok = ctx.tokenizer("text", txt_cfg, train_text_tokenizer, max_length=config.text_max_length)

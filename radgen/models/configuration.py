@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from radgen.constants import CLASSES
-from radgen.variants import generates_reports, reads_text
 
 FORMAT = "radgen-checkpoint"
 # 1: flat modules (fusion/gate/head/tagger at the top); 2: fusion and tagger composed (radgen.models.persistence
@@ -116,14 +115,6 @@ class RadGenConfig:
     @property
     def text_encoder(self) -> dict[str, Any]:
         return dict(self.model.get("text_encoder") or {})
-
-    @property
-    def generates_reports(self) -> bool:
-        return generates_reports(self.model)
-
-    @property
-    def reads_text(self) -> bool:
-        return reads_text(self.model)
 
     @property
     def report_max_length(self) -> int:

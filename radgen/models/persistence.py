@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_model
 from radgen.models.configuration import FORMAT, RadGenConfig
 from radgen.models.processing import TOKENIZER_DIRS, RadGenProcessor
 from radgen.models.tokenization import load_tokenizer
+from radgen.variants import generates_reports, reads_text
 
 if TYPE_CHECKING:
     from radgen.models.radgen_model import RadGenModel
@@ -64,7 +65,7 @@ def required_files(directory: str | Path) -> list[str]:
         config = RadGenConfig.from_dict(json.loads((d / CONFIG_FILE).read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return files
-    return files + RadGenProcessor.files_for(config.generates_reports, config.reads_text)
+    return files + RadGenProcessor.files_for(generates_reports(config.model), reads_text(config.model))
 
 
 def check_checkpoint(directory: str | Path) -> dict[str, Any]:
