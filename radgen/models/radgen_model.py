@@ -235,25 +235,10 @@ class RadGenModel(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         """config.json + model.safetensors + tokenizer dirs; JSON and safetensors only (no pickle)."""
-        from radgen.models.persistence import (
-            save_directory,
-        )  # persistence builds models: imported at call time
+        # persistence imports the builders, which import this module: imported at call time
+        from radgen.models.persistence import save_directory
 
         save_directory(self, directory)
-
-    @staticmethod
-    def required_files(directory: str | Path) -> list[str]:
-        """Files a complete checkpoint must hold (tokenizer dirs depend on its config)."""
-        from radgen.models.persistence import required_files
-
-        return required_files(directory)
-
-    @classmethod
-    def check_checkpoint(cls, directory: str | Path) -> dict[str, Any]:
-        """The parsed config.json, or IncompleteCheckpointError / CorruptCheckpointError (persistence)."""
-        from radgen.models.persistence import check_checkpoint
-
-        return check_checkpoint(directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> RadGenModel:
