@@ -65,10 +65,7 @@ def naive_generate(model: Any, image: torch.Tensor, max_length: int, beams: int)
 
 def naive_reports(model: Any, images: torch.Tensor, max_length: int, beams: int) -> list[str]:
     ids = [naive_generate(model, images[i : i + 1], max_length, beams) for i in range(len(images))]
-    texts = model.report_tokenizer.batch_decode(ids, skip_special_tokens=True)
-    from radgen.models.radgen_model import clean_report_text
-
-    return [clean_report_text(t) for t in texts]
+    return model.processor.decode_reports(ids)
 
 
 def timed(fn: Any, device: torch.device) -> tuple[float, Any]:
@@ -102,7 +99,7 @@ def main() -> None:
     with benchlib.stage("build"):
         model = benchlib.build_random_model(args.paper_size, benchlib.synthetic_reports(64, args.seed))
         model = model.to(device).eval()
-        model.model_cfg["report_generator"]["max_length"] = args.tokens
+        model.processor.report_max_length = args.tokens
         bart = model.report_generator.bart
         benchlib.words_only(model, full_length=not args.allow_eos)
         gen = torch.Generator().manual_seed(args.seed)

@@ -36,8 +36,8 @@ def make_batch(model: Any, batch: int, reports: list[str], device: torch.device)
     return {
         "images": torch.rand(batch, 1, model.image_size, model.image_size, generator=gen).to(device),
         "labels": torch.randint(0, 3, (batch,), generator=gen).to(device),
-        "text": model.tokenize_text(texts, device),
-        "report_labels": model.tokenize_reports(texts, device),
+        "text": model.processor.tokenize_text(texts, device),
+        "report_labels": model.processor.tokenize_reports(texts, device),
     }
 
 

@@ -156,7 +156,7 @@ def words_only(model: Any, full_length: bool = True) -> None:
     """Random weights write any id: bias the output layer against ids the tokenizer cannot write as text and,
     when `full_length`, against special tokens (end of sequence, padding, ...) unless generate forces them, so
     every report runs to its maximum length. Every logit is still computed: the decoding work is unchanged."""
-    bart, tokenizer = model.report_generator.bart, model.report_tokenizer
+    bart, tokenizer = model.report_generator.bart, model.processor.report_tokenizer
     with torch.no_grad():
         bart.final_logits_bias[..., len(tokenizer) :] = -1e4
         if full_length:

@@ -3,8 +3,8 @@
 Shared by training (inner-val early stopping, generated training text) and by inference (radgen.inference, the
 workflow's prediction and `radgen predict`). It sits below both so that radgen.inference, which training does
 not import, can change without retraining anything, while the loop both use has exactly one definition.
-Images arrive as the cache stores them (uint8 [B, 1, S, S]) and become model input through
-radgen.data.images.to_float, the one conversion every path uses.
+Images arrive as the cache stores them (uint8 [B, 1, S, S]) and become model input through the model's processor
+(`model.processor.images_to_tensor`, i.e. radgen.data.images.to_float), the one conversion every path uses.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import torch
 
 from radgen.constants import CLASSES
 from radgen.data.folddata import FoldData, Split
-from radgen.data.images import to_float
 from radgen.devices import claim_gpu, visible_gpus
 from radgen.models import RadGenModel
 
@@ -133,7 +132,7 @@ def predict_batches(
     """Probabilities [n, 3] and the text read, for uint8 image batches (`reports`: one per image, in order)."""
     probs, texts, start = [], [], 0
     for u8 in batches:
-        images = to_float(u8, model.image_size).to(device) if model.has_image else None
+        images = model.processor.images_to_tensor(u8).to(device) if model.has_image else None
         rep = list(reports[start : start + len(u8)]) if reports is not None else None
         p, t = model.predict(images, rep)
         probs.append(p.cpu().numpy())
@@ -149,7 +148,9 @@ def generate_batches(model: RadGenModel, batches: Iterable[torch.Tensor], device
     model.eval()
     try:
         return [
-            t for u8 in batches for t in model.generate_reports(to_float(u8, model.image_size).to(device))
+            t
+            for u8 in batches
+            for t in model.generate_reports(model.processor.images_to_tensor(u8).to(device))
         ]
     finally:
         model.train(was)

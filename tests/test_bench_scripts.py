@@ -38,7 +38,7 @@ def demo_model(bench_modules):
 def test_naive_greedy_loop_equals_batched_generate(bench_modules, demo_model):
     _, gen = bench_modules
     tokens = 10
-    demo_model.model_cfg["report_generator"]["max_length"] = tokens
+    demo_model.processor.report_max_length = tokens
     images = torch.rand(
         3, 1, demo_model.image_size, demo_model.image_size, generator=torch.Generator().manual_seed(1)
     )

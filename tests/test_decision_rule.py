@@ -169,7 +169,7 @@ def test_checkpoint_without_the_buffer_loads_with_zero_offsets(image_model, tmp_
             loaded.predict(x)[0], torch.softmax(image_model(images=x)["logits"], -1), atol=1e-6
         )
 
-    weights.pop(next(k for k in weights if k.startswith("head.")))
+    weights.pop(next(k for k in weights if k.startswith("fusion.head.")))
     save_file(weights, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
     with pytest.raises(CorruptCheckpointError, match="missing"):
         RadGenModel.from_pretrained(tmp_path)
@@ -190,7 +190,7 @@ def test_late_fusion_offsets_apply_to_the_averaged_probabilities():
     x = images(3)
     probs, _ = model.predict(x, reports)
     with torch.no_grad():
-        branches = model(images=x, text=model.tokenize_text(reports))["branch_logits"].float()
+        branches = model(images=x, text=model.processor.tokenize_text(reports))["branch_logits"].float()
     averaged = torch.softmax(branches, -1).mean(0)
     expected = averaged * offsets.exp() / (averaged * offsets.exp()).sum(-1, keepdim=True)
     assert torch.allclose(probs, expected, atol=1e-5)

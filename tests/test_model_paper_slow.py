@@ -33,7 +33,7 @@ def test_paper_config_full_size_training_step() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     t0 = time.time()
-    model = build_model(model_cfg, image_size=size, train_reports=REPORTS * 4)
+    model = build_model(model_cfg, image_size=size, train_reports=REPORTS * 4, training=training)
     build_s = time.time() - t0
     assert model.image_encoder.num_features == 1024  # Swin-B
     assert (
@@ -41,7 +41,7 @@ def test_paper_config_full_size_training_step() -> None:
         and len(model.report_generator.bart.model.decoder.layers) == 6
     )
     assert model.text_encoder.hidden_size == 768 and model.text_encoder.model.config.num_hidden_layers == 12
-    assert model.head.net[0].out_features == 256 and model.head.net[4].out_features == 128
+    assert model.fusion.head.net[0].out_features == 256 and model.fusion.head.net[4].out_features == 128
 
     groups = model.parameter_groups()
     optimizer = torch.optim.AdamW(
@@ -51,13 +51,17 @@ def test_paper_config_full_size_training_step() -> None:
     batch = 2
     images = torch.rand(batch, 1, size, size)
     labels = torch.tensor([1, 2])
-    text = model.tokenize_text(REPORTS[1:3])
-    report_labels = model.tokenize_reports(REPORTS[1:3])
-    before = {n: p.detach().clone() for n, p in model.named_parameters() if n.startswith("head.")}
+    text = model.processor.tokenize_text(REPORTS[1:3])
+    report_labels = model.processor.tokenize_reports(REPORTS[1:3])
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if n.startswith("fusion.head.")}
     t1 = time.time()
     model.train()
-    out = model(images=images, text=text, report_labels=report_labels)
-    loss = F.cross_entropy(out["logits"], labels) + training["report_loss_weight"] * out["report_loss"].mean()
+    out = model(images=images, text=text, report_labels=report_labels, labels=labels)
+    loss = out["loss"]  # the model's own: class CE + report_loss_weight · mean report loss
+    expected = (
+        F.cross_entropy(out["logits"], labels) + training["report_loss_weight"] * out["report_loss"].mean()
+    )
+    assert torch.allclose(loss, expected, atol=1e-5)
     optimizer.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), training["grad_clip"])

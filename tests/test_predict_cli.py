@@ -3,6 +3,8 @@
 The checkpoint is the session's reference run (tests/model_fixtures.py). Independent truth: the CLI's probabilities
 for a held-out image's own PNG must equal radgen.predict.predict_fold's for that image (read from the cache);
 an RGB copy of a grey image must give the grey image's result; batching must not change anything.
+Every test that needs a trained model is marked slow (the reference run trains); tests/test_preprocess.py checks
+the CLI against the workflow's prediction with untrained models in the fast set.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def probs(result: dict) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- success
+@pytest.mark.slow  # trains (the session's reference run)
 def test_png_and_rgb_jpeg_of_another_size(reference, images, capsys):
     paths = [images["gray_png"], images["rgb_jpg"]]
     results = run_json(paths, reference.model_dir, capsys)
@@ -92,6 +95,7 @@ def test_png_and_rgb_jpeg_of_another_size(reference, images, capsys):
         assert isinstance(r["report"], str)  # its content is checked against predict_fold below
 
 
+@pytest.mark.slow  # trains (the session's reference run)
 def test_text_output(reference, images, capsys):
     paths = [images["gray_png"], images["rgb_jpg"]]
     rc, out, err = run_cli([*paths, "--checkpoint", reference.model_dir], capsys)
@@ -111,6 +115,7 @@ def test_text_output(reference, images, capsys):
         assert report == (expected["report"] or "-")
 
 
+@pytest.mark.slow  # trains (the session's reference run)
 def test_matches_held_out_predictions(reference, images, capsys):
     """The CLI on a held-out image's own PNG gives predict_fold's probabilities and report for that image."""
     (result,) = run_json([images["gray_png"]], reference.model_dir, capsys)
@@ -119,6 +124,7 @@ def test_matches_held_out_predictions(reference, images, capsys):
     assert result["report"] == row["report_generated"]
 
 
+@pytest.mark.slow  # trains (the session's reference run)
 def test_rgb_copy_and_batching_change_nothing(reference, images, capsys):
     paths = [images["gray_png"], images["rgb_png"], images["rgb_jpg"], images["big_png"], images["gray_png"]]
     batched = run_json(paths, reference.model_dir, capsys, "--batch-size", "2")
@@ -131,6 +137,7 @@ def test_rgb_copy_and_batching_change_nothing(reference, images, capsys):
     assert batched[4] == {**gray, "image": str(paths[4])}
 
 
+@pytest.mark.slow  # trains (the session's reference run)
 def test_console_script(reference, images):
     """The installed `radgen` entry point, in a fresh process."""
     if not RADGEN_BIN.exists():
@@ -159,18 +166,21 @@ def test_console_script(reference, images):
 
 
 # --------------------------------------------------------------------------- errors
+@pytest.mark.slow  # trains (the session's reference run)
 def test_missing_image(reference, images, tmp_path, capsys):
     missing = tmp_path / "does_not_exist.png"
     rc, out, err = run_cli([images["gray_png"], missing, "--checkpoint", reference.model_dir], capsys)
     assert rc != 0 and str(missing) in err and out == ""
 
 
+@pytest.mark.slow  # trains (the session's reference run)
 @pytest.mark.parametrize("key", ["corrupt_png", "truncated_jpg"])
 def test_corrupt_image(reference, images, capsys, key):
     rc, out, err = run_cli([images["gray_png"], images[key], "--checkpoint", reference.model_dir], capsys)
     assert rc != 0 and str(images[key]) in err and out == ""
 
 
+@pytest.mark.slow  # trains (the session's reference run)
 def test_every_bad_image_is_named_at_once(reference, images, tmp_path, capsys):
     missing = tmp_path / "gone.jpg"
     rc, _, err = run_cli(
@@ -208,6 +218,7 @@ def _damage(d: Path, how: str) -> str:
     raise ValueError(how)
 
 
+@pytest.mark.slow  # trains (the session's reference run)
 @pytest.mark.parametrize(
     "how",
     [
@@ -243,6 +254,7 @@ def report_only(reference, data, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # trains (the session's reference run)
 def test_reports_from_model_reads_the_generators_reports(reference, report_only, images, capsys):
     paths = [images["gray_png"], images["rgb_jpg"]]
     own = run_json(paths, reference.model_dir, capsys)
@@ -254,6 +266,7 @@ def test_reports_from_model_reads_the_generators_reports(reference, report_only,
     assert rc != 0 and "--reports-from" in err
 
 
+@pytest.mark.slow  # trains (the session's reference run)
 def test_predict_fold_of_reports_from_variant(reference, report_only, data, tmp_path):
     from radgen.predict import write_predictions
 

@@ -159,7 +159,7 @@ def test_training_loads_only_from_the_materialised_directories(hub, tmp_path, mo
     assert len(loaded) >= 0.9 * len(backbone)
     assert all(torch.equal(backbone[k], hub["timm_weights"][k]) for k in loaded)
     assert _matches_minilm(model.text_encoder.model.state_dict())
-    assert model.model_cfg["text_encoder"]["name"] == HUB_TEXT  # the saved config keeps the portable name
+    assert model.config.model["text_encoder"]["name"] == HUB_TEXT  # the saved config keeps the portable name
 
 
 def test_a_component_missing_from_the_manifest_fails_before_any_data_is_read(tmp_path):

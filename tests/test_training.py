@@ -163,7 +163,9 @@ def test_saved_tag_offsets_follow_tag_prior_and_training_labels(data, tmp_path):
     v = mf.variant("radgen", epochs=1, tag_prior="natural")
     v["model"]["report_generator"]["tag_token"] = True  # the class-token extension (off in RadGen itself)
     mf.train(v, data, tmp_path / "m")
-    saved = load_file(str(tmp_path / "m" / "model.safetensors"))["tag_logit_adjust"].numpy()
+    saved = load_file(str(tmp_path / "m" / "model.safetensors"))[
+        "report_generator.tagger.logit_adjust"
+    ].numpy()
     labels = data.part(mf.FOLD, "train")["label"].map(CLASSES.index).to_numpy()
     counts = np.bincount(labels, minlength=len(CLASSES))
     assert np.allclose(saved, np.log(counts / counts.sum()) - np.log(1 / 3), atol=1e-6)  # sampled balanced
@@ -419,11 +421,11 @@ def test_training_reports_do_reach_the_model(reference, data, tmp_path):
 # --------------------------------------------------------------------------- the text readers' protocol
 def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) -> tuple[list[str], list[int]]:
     """Every text the text branch tokenised during training, and which splits were asked of reports_from."""
-    from radgen.models import RadGenModel
+    from radgen.models import RadGenProcessor
 
     seen: list[str] = []
     asked: list[int] = []
-    real_tokenize = RadGenModel.tokenize_text
+    real_tokenize = RadGenProcessor.tokenize_text
 
     def tokenize(self, reports, device=None):
         seen.extend(reports)
@@ -439,7 +441,7 @@ def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) ->
         return [f"GENERATED {i}" for i in split.image_ids]
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(RadGenModel, "tokenize_text", tokenize)
+        mp.setattr(RadGenProcessor, "tokenize_text", tokenize)
         mp.setattr(engine, "load_reports_source", lambda model_dir, device: source)
         mp.setattr(engine, "generate_for", fake_generate)
         mf.train(v, data, out, **kwargs)

@@ -1,4 +1,7 @@
-"""Report generator: adapter on the image tokens + BART decoder cross-attending to them.
+"""Report generator: adapter on the image tokens + BART decoder cross-attending to them, and its class conditioning.
+
+Class-conditioned decoding lives here, with the decoder that uses it: the image tagger (a linear classifier on
+z_img), its prior correction (`logit_adjust`) and tag forcing choose the control token the report starts from.
 
 transformers 5 pitfall (DESIGN.md): BartForCausalLM.generate(encoder_hidden_states=...) breaks, so we use
 BartForConditionalGeneration and hand it `encoder_outputs=BaseModelOutput(adapted_image_tokens)`; its text
@@ -8,6 +11,7 @@ encoder is never run, so its layers are dropped to keep parameter counts and mem
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -42,6 +46,42 @@ def grid_positions(n_tokens: int, dim: int, device: torch.device | None = None) 
     return codes.to(device)
 
 
+class Tagger(nn.Module):
+    """Image tagger: class logits from z_img; its prior-adjusted argmax is the class the decoder is told.
+
+    `logit_adjust` is added before the argmax (never to the logits the tagger learns from), set by training from
+    training.tag_prior: zero for a balanced decision after class-balanced batches; log(natural prior / batch
+    prior) for a decision under the real frequencies.
+    """
+
+    def __init__(self, dim: int, n_classes: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(dim, n_classes)
+        self.register_buffer("logit_adjust", torch.zeros(n_classes))
+
+    def tags_from_logits(self, tag_logits: torch.Tensor) -> torch.Tensor:
+        """The class the generator is told: argmax of the prior-adjusted tagger logits (detached)."""
+        return (tag_logits.detach().float() + self.logit_adjust).argmax(-1)
+
+    def forward(
+        self, z_img: torch.Tensor, tag_targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tag_logits [B,C], tags [B]); tag_targets [B] >= 0 replace the tagger's choice ("tag forcing")."""
+        tag_logits = self.linear(z_img)
+        tags = self.tags_from_logits(tag_logits)
+        if tag_targets is not None:
+            tags = torch.where(tag_targets >= 0, tag_targets, tags)
+        return tag_logits, tags
+
+
+@dataclass
+class GeneratorOutput:
+    """tag_logits [B,C] (None without a tagger); report_loss [B] (None without reference reports)."""
+
+    tag_logits: torch.Tensor | None = None
+    report_loss: torch.Tensor | None = None
+
+
 class ReportGenerator(nn.Module):
     """Linear(embed_dim→d_model) + LayerNorm + GELU adapter feeding a BART decoder."""
 
@@ -62,6 +102,36 @@ class ReportGenerator(nn.Module):
         self.adapter = nn.Sequential(nn.Linear(embed_dim, d_model), nn.LayerNorm(d_model), nn.GELU())
         bart.model.encoder.layers = nn.ModuleList()  # unused: the image tokens are the encoder output
         self.bart = bart
+        self.tagger: Tagger | None = None
+
+    def add_tagger(self, embed_dim: int, n_classes: int) -> None:
+        """Create the image tagger when the generator is class-conditioned (it has control tokens).
+
+        Called by RadGenModel after its fusion is built: the tagger's weights are drawn last, as in checkpoint
+        format 1, so the same seed gives the same initial model.
+        """
+        if self.tag_token_ids is not None:
+            self.tagger = Tagger(embed_dim, n_classes)
+
+    def condition(
+        self, z_img: torch.Tensor, tag_targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(tag_logits, tags) of the tagger; (None, None) for an unconditioned generator."""
+        if self.tagger is None:
+            return None, None
+        return self.tagger(z_img, tag_targets)
+
+    def conditioned_loss(
+        self,
+        image_tokens: torch.Tensor,
+        z_img: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        tag_targets: torch.Tensor | None = None,
+    ) -> GeneratorOutput:
+        """The tagger's logits and, given reference reports (`labels`), their per-report loss under its tags."""
+        tag_logits, tags = self.condition(z_img, tag_targets)
+        loss = self(image_tokens, labels, z_img, tags) if labels is not None else None
+        return GeneratorOutput(tag_logits, loss)
 
     def encoder_outputs(
         self, image_tokens: torch.Tensor, z_img: torch.Tensor | None = None
@@ -122,10 +192,14 @@ class ReportGenerator(nn.Module):
         max_length: int,
         num_beams: int = 1,
         z_img: torch.Tensor | None = None,
-        tags: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Greedy (num_beams 1) or beam-search token ids, deterministic (no sampling); `tags` as in forward."""
+        """Greedy (num_beams 1) or beam-search token ids, deterministic (no sampling), batched.
+
+        The tagger (when there is one) picks each report's control token. transformers' `generate` decodes with
+        the decoder's key/value cache (`use_cache`) and stops the whole batch once every sequence has ended.
+        """
         cfg = self.bart.config
+        _, tags = self.condition(z_img) if z_img is not None else (None, None)
         prompt = None
         if tags is not None and self.tag_token_ids is not None:
             b = tags.shape[0]
@@ -142,6 +216,7 @@ class ReportGenerator(nn.Module):
             num_beams=num_beams,
             do_sample=False,
             early_stopping=num_beams > 1,
+            use_cache=True,
             decoder_start_token_id=cfg.decoder_start_token_id,
             bos_token_id=cfg.bos_token_id,
             eos_token_id=cfg.eos_token_id,

@@ -287,7 +287,7 @@ def train_fold(
     priors = training_priors(train.labels, sampler_weighting=weighting, loss_weighting=weighting)
     model.prior_logit_adjust.copy_(torch.tensor(priors.offset, dtype=torch.float32))
     if model.tagger is not None:
-        model.tag_logit_adjust.copy_(
+        model.tagger.logit_adjust.copy_(
             torch.tensor(
                 tag_logit_adjustment(train.labels, str(training.get("tag_prior", "balanced")), weighting),
                 dtype=torch.float32,
@@ -411,9 +411,13 @@ def train_fold(
                     images = augment(images, aug_gen)
                 labels = torch.from_numpy(train.labels[idx]).to(device)
             with sw("tokenization"):
-                text = model.tokenize_text([train_texts[i] for i in idx], device) if model.has_text else None
+                text = (
+                    model.processor.tokenize_text([train_texts[i] for i in idx], device)
+                    if model.has_text
+                    else None
+                )
                 report_labels = (
-                    model.tokenize_reports([train.reports[i] for i in idx], device)
+                    model.processor.tokenize_reports([train.reports[i] for i in idx], device)
                     if model.has_generator
                     else None
                 )
@@ -438,7 +442,7 @@ def train_fold(
                     else:
                         loss_cls = F.cross_entropy(out["logits"].float(), labels, weight=ce_weight)
                     # the tagger learns from the batches as sampled (unweighted CE); its prior is corrected at
-                    # decision time by model.tag_logit_adjust
+                    # decision time by model.tagger.logit_adjust
                     if out["tag_logits"] is not None:
                         loss_cls = loss_cls + tag_weight * F.cross_entropy(out["tag_logits"].float(), labels)
                     loss_report = (

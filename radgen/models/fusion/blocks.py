@@ -1,4 +1,4 @@
-"""Fusion blocks and the gate: how z_img and the text states are combined before the head."""
+"""Building blocks of the fusion strategies: text pooling, the two fusion blocks, the gate, the classifier head."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (tokens * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
-class CrossAttentionFusion(nn.Module):
+class CrossAttentionBlock(nn.Module):
     """Query z_img attends to the projected text tokens; then self-attention and an FFN, each residual.
 
     Cross-attention + residual LayerNorm, self-attention + residual LayerNorm, FFN + residual (seed spec).
@@ -44,7 +44,7 @@ class CrossAttentionFusion(nn.Module):
         return x.squeeze(1)
 
 
-class ConcatFusion(nn.Module):
+class ConcatBlock(nn.Module):
     """Ablation of cross-attention: z_text = LN(GELU(W[z_img; pooled text]))."""
 
     def __init__(self, dim: int, dropout: float) -> None:
