@@ -24,6 +24,8 @@ rule manifest:
     conda:
         ENV
     threads: 2
+    resources:
+        **rule_resources("default"),
     params:
         data=config["data"],
         require_reports=any(spec.needs_reports for spec in SPECS.values()),
@@ -41,6 +43,8 @@ rule synthetic_examples:
         f"{LOGS}/data/synthetic_examples.log",
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     script:
         "../../scripts/data_examples.py"
 
@@ -74,6 +78,8 @@ rule image_cache:
     conda:
         ENV
     threads: 2
+    resources:
+        **rule_resources("default"),
     params:
         image_size=config["data"]["image_size"],
     script:

@@ -20,6 +20,8 @@ rule evaluate_fold:
         f"{LOGS}/evaluate/{{variant}}/fold{{fold}}.log",
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     params:
         report_metrics=lambda wc: SPECS[wc.variant].generates_reports,
         evaluation=config["evaluation"],
@@ -45,6 +47,8 @@ rule report_floors:
         fold=r"\d+",
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     params:
         evaluation=config["evaluation"],
     script:
@@ -105,6 +109,8 @@ rule figures:
         f"{LOGS}/evaluate/figures.log",
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     params:
         labels={name: spec.label for name, spec in SPECS.items()},
         drawn=[spec.name for spec in SPECS.in_group("main", "baseline")],

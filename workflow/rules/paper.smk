@@ -46,5 +46,7 @@ rule compile_paper:
         f"{LOGS}/paper/compile.log",
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     script:
         "../../scripts/paper_compile.py"
