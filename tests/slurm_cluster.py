@@ -1,7 +1,8 @@
 """A throw-away one-node SLURM cluster with accounting for tests: munged, mariadbd, slurmdbd, slurmctld and slurmd.
 
 Everything is private to one instance: its own munge key and socket, a MariaDB data directory, free TCP ports,
-state, spool and logs under one short directory in /tmp (unix sockets live there, and their paths must stay short).
+state, spool and logs under one short directory in /tmp (unix sockets live there, and their paths must stay short);
+the configuration files are written by tests/slurm_conf.py.
 Accounting is real (slurmdbd on MariaDB, job comments stored), so `sacct` answers as on most clusters; the account
 `ACCOUNT` exists and root is its user. The node has a fake GPU (gres.conf `File=/dev/null`) so a job asking
 `--gpus=1` or `--gres=gpu:1` is schedulable, and `gres/gpu` is an accounted TRES (sacct's ReqTRES shows it).
@@ -23,6 +24,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from slurm_conf import CLUSTER, DB_PASSWORD, write_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_SCRIPT = ROOT / ".ci" / "install_slurm.sh"
@@ -47,9 +50,7 @@ BINARIES = (
 #: every daemon the cluster starts, in start order (stopped in reverse)
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
 ACCOUNT = "radgen"
-CLUSTER = "radgentest"
 RECORDED = ("sacct", "squeue")  # client calls logged by a PATH shim (see calls())
-DB_PASSWORD = "radgen-test-only"  # a database reachable from 127.0.0.1 only, deleted with the cluster
 
 
 class ClusterError(RuntimeError):
@@ -295,17 +296,6 @@ class SlurmCluster:
         args = ["squeue", "--noheader", "--format=%i"] + ([] if active_only else ["--states=all"])
         return self.run(*args, timeout=10).stdout.split()
 
-    def jobs(self) -> list[dict[str, str]]:
-        """Every job slurmctld still knows (finished ones for MinJobAge): id, name, state, partition, comment."""
-        fields = ("id", "name", "state", "partition", "comment")
-        out = self.run("squeue", "--noheader", "--states=all", "--format=%i|%j|%T|%P|%k", timeout=10).stdout
-        return [dict(zip(fields, line.split("|"), strict=False)) for line in out.splitlines() if line.strip()]
-
-    def job_details(self, job_id: str) -> dict[str, str]:
-        """`scontrol show job` as a dict (e.g. AllocTRES, TresPerJob, Partition, ExitCode)."""
-        out = self.run("scontrol", "--oneliner", "show", "job", job_id, timeout=10).stdout
-        return dict(item.split("=", 1) for item in out.split() if "=" in item)
-
     # -- internals -------------------------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
         out = open(self.dir / f"{name}.out", "wb")  # the child keeps its own copy
@@ -373,82 +363,7 @@ class SlurmCluster:
         return log.read_text().splitlines() if log and log.exists() else []
 
     def _write_config(self) -> None:
-        d = self.dir
-        partitions = "\n".join(
-            f"PartitionName={name} Nodes={self.node} Default={'YES' if i == 0 else 'NO'} MaxTime=INFINITE State=UP"
-            for i, name in enumerate(self.partitions)
-        )
-        self.conf.write_text(
-            f"""\
-ClusterName={CLUSTER}
-MailProg=/bin/true
-SlurmctldHost={self.node}(127.0.0.1)
-SlurmctldPort={self.ports["ctld"]}
-SlurmdPort={self.ports["slurmd"]}
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket={d / "munge.sock"}
-StateSaveLocation={d / "state"}
-SlurmdSpoolDir={d / "spool"}
-SlurmctldPidFile={d / "slurmctld.pid"}
-SlurmdPidFile={d / "slurmd.pid"}
-SlurmctldLogFile={d / "slurmctld.log"}
-SlurmdLogFile={d / "slurmd.log"}
-SlurmctldDebug=info
-SlurmdDebug=info
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-DefMemPerCPU=500
-SlurmdParameters=config_overrides
-GresTypes=gpu
-MpiDefault=none
-SwitchType=switch/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost=127.0.0.1
-AccountingStoragePort={self.ports["dbd"]}
-AccountingStoragePass={d / "munge.sock"}
-AccountingStorageTRES=gres/gpu
-AccountingStorageEnforce=associations
-AccountingStoreFlags=job_comment
-JobCompType=jobcomp/none
-SchedulerType=sched/backfill
-ReturnToService=2
-MinJobAge=600
-KillWait=5
-InactiveLimit=0
-SlurmctldTimeout=30
-SlurmdTimeout=60
-NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} Gres=gpu:1 State=UNKNOWN
-{partitions}
-"""
-        )
-        (d / "gres.conf").write_text(f"AutoDetect=off\nNodeName={self.node} Name=gpu File=/dev/null\n")
-        dbd = d / "slurmdbd.conf"
-        dbd.write_text(
-            f"""\
-AuthType=auth/munge
-AuthInfo=socket={d / "munge.sock"}
-DbdHost=localhost
-DbdAddr=127.0.0.1
-DbdPort={self.ports["dbd"]}
-SlurmUser=root
-LogFile={d / "slurmdbd.log"}
-PidFile={d / "slurmdbd.pid"}
-DebugLevel=info
-StorageType=accounting_storage/mysql
-StorageHost=127.0.0.1
-StoragePort={self.ports["db"]}
-StorageUser=slurm
-StoragePass={DB_PASSWORD}
-StorageLoc=slurm_acct_db
-"""
-        )
-        dbd.chmod(0o600)  # slurmdbd refuses a configuration others can read
+        write_configs(self.dir, self.node, self.partitions, self.cpus, self.memory_mb, self.ports)
 
 
 def _die_with_parent() -> None:
