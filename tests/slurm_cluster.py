@@ -1,12 +1,16 @@
-"""A throw-away one-node SLURM cluster for tests: munged, slurmctld and slurmd with state in a temporary directory.
+"""A throw-away one-node SLURM cluster with accounting for tests: munged, mariadbd, slurmdbd, slurmctld and slurmd.
 
-Everything is private to one instance: its own munge key and socket, free TCP ports, state, spool and logs under
-one short directory in /tmp (unix sockets live there, and their paths must stay short). The node has a fake GPU
-(gres.conf `File=/dev/null`) so a job asking `--gpus=1` is schedulable. Daemons run in the foreground as children
-of this process and are stopped by PID in `stop()`, which is safe to call whatever state `start()` reached.
+Everything is private to one instance: its own munge key and socket, a MariaDB data directory, free TCP ports,
+state, spool and logs under one short directory in /tmp (unix sockets live there, and their paths must stay short);
+the configuration files are written by tests/slurm_conf.py.
+Accounting is real (slurmdbd on MariaDB, job comments stored), so `sacct` answers as on most clusters; the account
+`ACCOUNT` exists and root is its user. The node has a fake GPU (gres.conf `File=/dev/null`) so a job asking
+`--gpus=1` or `--gres=gpu:1` is schedulable, and `gres/gpu` is an accounted TRES (sacct's ReqTRES shows it).
+Daemons run in the foreground as children of this process and are stopped by PID in `stop()`, which is safe to
+call whatever state `start()` reached.
 
-Needs root (slurmd launches the jobs) and the Debian packages slurmctld slurmd slurm-client munge
-(`.ci/install_slurm.sh` installs them).
+Needs root (slurmd launches the jobs) and the Debian packages slurmctld slurmd slurm-client slurmdbd munge
+mariadb-server (`.ci/install_slurm.sh` installs them).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from slurm_conf import CLUSTER, DB_PASSWORD, write_configs
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL_SCRIPT = ROOT / ".ci" / "install_slurm.sh"
 BINARIES = (
@@ -32,9 +38,19 @@ BINARIES = (
     "scontrol",
     "scancel",
     "sinfo",
+    "sacct",
+    "sacctmgr",
     "munged",
     "mungekey",
+    "slurmdbd",
+    "mariadbd",
+    "mariadb-install-db",
+    "mariadb",
 )
+#: every daemon the cluster starts, in start order (stopped in reverse)
+DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
+ACCOUNT = "radgen"
+RECORDED = ("sacct", "squeue")  # client calls logged by a PATH shim (see calls())
 
 
 class ClusterError(RuntimeError):
@@ -96,6 +112,7 @@ class SlurmCluster:
         self.cpus = max(cpus or 1, os.cpu_count() or 1)
         self.memory_mb = max(memory_mb or 0, int(machine_memory_mb() * 0.95))
         self.dir: Path | None = None
+        self.ports: dict[str, int] = {}
         self.procs: dict[str, subprocess.Popen] = {}
 
     # -- paths and environment -------------------------------------------------------------------------------
@@ -122,9 +139,7 @@ class SlurmCluster:
         return text[-tail:] if tail else text
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {name}.log ---\n{self.log(name)}" for name in ("munged", "slurmctld", "slurmd")
-        )
+        return "\n".join(f"--- {name}.log ---\n{self.log(name)}" for name in DAEMONS)
 
     def run(self, *args: str, timeout: int = 20) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -132,15 +147,27 @@ class SlurmCluster:
         )
 
     # -- life cycle ------------------------------------------------------------------------------------------
-    def start(self, timeout: float = 60) -> SlurmCluster:
+    def start(self, timeout: float = 120) -> SlurmCluster:
         self.dir = Path(tempfile.mkdtemp(prefix="slurm-", dir="/tmp"))
         self.dir.chmod(0o700)
         for sub in ("state", "spool"):
             (self.dir / sub).mkdir()
+        self.ports = {name: free_port() for name in ("db", "dbd", "ctld", "slurmd")}
         self._write_config()
         self._write_srun_shim()
         deadline = time.monotonic() + timeout
+        self._start_munge(deadline)
+        self._start_database(deadline)
+        self._start_accounting(deadline)
+        self._spawn("slurmctld", [which("slurmctld"), "-D", "-i", "-f", str(self.conf)])
+        self._wait(
+            lambda: self.run("scontrol", "ping").stdout.count("UP") > 0, deadline, "slurmctld is not UP"
+        )
+        self._spawn("slurmd", [which("slurmd"), "-D", "-N", self.node, "-f", str(self.conf)])
+        self._wait(self._node_ready, deadline, f"node {self.node} did not become idle")
+        return self
 
+    def _start_munge(self, deadline: float) -> None:
         key = self.dir / "munge.key"
         subprocess.run([which("mungekey"), "-c", "-k", str(key)], check=True, capture_output=True, timeout=20)
         self._spawn(
@@ -158,14 +185,63 @@ class SlurmCluster:
         )
         self._wait(lambda: (self.dir / "munge.sock").exists(), deadline, "munged did not create its socket")
 
-        self._spawn("slurmctld", [which("slurmctld"), "-D", "-i", "-f", str(self.conf)])
-        self._wait(
-            lambda: self.run("scontrol", "ping").stdout.count("UP") > 0, deadline, "slurmctld is not UP"
+    def _start_database(self, deadline: float) -> None:
+        """A private MariaDB (TCP on 127.0.0.1 only) with the user slurmdbd logs in as."""
+        d = self.dir
+        options = ["--no-defaults", f"--datadir={d / 'db'}", "--user=root", "--innodb-log-file-size=8M"]
+        subprocess.run(
+            [
+                which("mariadb-install-db"),
+                *options,
+                "--skip-test-db",
+                "--auth-root-authentication-method=socket",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=max(10, deadline - time.monotonic()),
         )
+        self._spawn(
+            "mariadbd",
+            [
+                which("mariadbd"),
+                *options,
+                f"--socket={d / 'mysql.sock'}",
+                f"--port={self.ports['db']}",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                f"--pid-file={d / 'mariadbd.pid'}",
+                f"--log-error={d / 'mariadbd.log'}",
+            ],
+        )
+        sql = "".join(
+            f"CREATE USER 'slurm'@'{host}' IDENTIFIED BY '{DB_PASSWORD}'; "
+            f"GRANT ALL ON slurm_acct_db.* TO 'slurm'@'{host}'; "
+            for host in ("127.0.0.1", "localhost")
+        )
+        client = [which("mariadb"), "--no-defaults", f"--socket={d / 'mysql.sock'}", "-u", "root"]
+        self._wait(
+            lambda: self.run(*client, "-e", "SELECT 1").returncode == 0, deadline, "mariadbd is not up"
+        )
+        created = self.run(*client, "-e", sql)
+        if created.returncode != 0:
+            raise ClusterError(f"cannot create the slurm database user: {created.stderr}")
 
-        self._spawn("slurmd", [which("slurmd"), "-D", "-N", self.node, "-f", str(self.conf)])
-        self._wait(self._node_ready, deadline, f"node {self.node} did not become idle")
-        return self
+    def _start_accounting(self, deadline: float) -> None:
+        """slurmdbd on the database, then this cluster, the account `ACCOUNT` and root as its user."""
+        self._spawn("slurmdbd", [which("slurmdbd"), "-D"])  # reads slurmdbd.conf beside $SLURM_CONF
+        self._wait(
+            lambda: self.run("sacctmgr", "--noheader", "list", "cluster").returncode == 0,
+            deadline,
+            "slurmdbd does not answer",
+        )
+        for command in (
+            ["add", "cluster", CLUSTER],
+            ["add", "account", ACCOUNT, f"Cluster={CLUSTER}", "Description=test", "Organization=test"],
+            ["add", "user", "root", f"Account={ACCOUNT}", f"Cluster={CLUSTER}"],
+        ):
+            done = self.run("sacctmgr", "--immediate", *command)
+            if done.returncode != 0:
+                raise ClusterError(f"sacctmgr {' '.join(command)}: {done.stderr}\n{self.logs()}")
 
     def stop(self) -> None:
         """Cancel every job, stop the daemons by PID, kill any job step left behind, remove the directory."""
@@ -181,7 +257,7 @@ class SlurmCluster:
                     time.sleep(0.5)
             except (subprocess.TimeoutExpired, OSError):
                 pass
-        for name in ("slurmd", "slurmctld", "munged"):
+        for name in reversed(DAEMONS):
             proc = self.procs.pop(name, None)
             if proc is None:
                 continue
@@ -207,20 +283,18 @@ class SlurmCluster:
         self.stop()
 
     # -- queries ---------------------------------------------------------------------------------------------
+    def accounting(self) -> list[dict[str, str]]:
+        """Every job slurmdbd recorded (`sacct -X`): JobID, JobName, State, Partition, Account, ReqTRES, Comment."""
+        fields = ("JobID", "JobName", "State", "Partition", "Account", "ReqTRES", "ExitCode", "Comment")
+        out = self.run(
+            "sacct", "-X", "--allusers", "--parsable2", "--noheader", f"--clusters={CLUSTER}",
+            "--starttime=now-1day", f"--format={','.join(fields)}", timeout=20,
+        ).stdout  # fmt: skip
+        return [dict(zip(fields, line.split("|"), strict=False)) for line in out.splitlines() if line.strip()]
+
     def job_ids(self, active_only: bool = False) -> list[str]:
         args = ["squeue", "--noheader", "--format=%i"] + ([] if active_only else ["--states=all"])
         return self.run(*args, timeout=10).stdout.split()
-
-    def jobs(self) -> list[dict[str, str]]:
-        """Every job slurmctld still knows (finished ones for MinJobAge): id, name, state, partition, comment."""
-        fields = ("id", "name", "state", "partition", "comment")
-        out = self.run("squeue", "--noheader", "--states=all", "--format=%i|%j|%T|%P|%k", timeout=10).stdout
-        return [dict(zip(fields, line.split("|"), strict=False)) for line in out.splitlines() if line.strip()]
-
-    def job_details(self, job_id: str) -> dict[str, str]:
-        """`scontrol show job` as a dict (e.g. AllocTRES, TresPerJob, Partition, ExitCode)."""
-        out = self.run("scontrol", "--oneliner", "show", "job", job_id, timeout=10).stdout
-        return dict(item.split("=", 1) for item in out.split() if "=" in item)
 
     # -- internals -------------------------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -277,57 +351,19 @@ class SlurmCluster:
         shim.parent.mkdir()
         shim.write_text(f'#!/bin/sh\nexport SLURM_CONF="{self.conf}"\nexec "{which("srun")}" "$@"\n')
         shim.chmod(0o755)
+        for binary in RECORDED:  # pass-through shims that log every call: which status command ran
+            shim = self.dir / "bin" / binary
+            log = self.dir / f"{binary}.calls"
+            shim.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{which(binary)}" "$@"\n')
+            shim.chmod(0o755)
+
+    def calls(self, binary: str) -> list[str]:
+        """Argument lines of every call of `binary` (one of `RECORDED`) through this cluster's PATH."""
+        log = self.dir / f"{binary}.calls" if self.dir else None
+        return log.read_text().splitlines() if log and log.exists() else []
 
     def _write_config(self) -> None:
-        d = self.dir
-        partitions = "\n".join(
-            f"PartitionName={name} Nodes={self.node} Default={'YES' if i == 0 else 'NO'} MaxTime=INFINITE State=UP"
-            for i, name in enumerate(self.partitions)
-        )
-        self.conf.write_text(
-            f"""\
-ClusterName=radgentest
-MailProg=/bin/true
-SlurmctldHost={self.node}(127.0.0.1)
-SlurmctldPort={free_port()}
-SlurmdPort={free_port()}
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket={d / "munge.sock"}
-StateSaveLocation={d / "state"}
-SlurmdSpoolDir={d / "spool"}
-SlurmctldPidFile={d / "slurmctld.pid"}
-SlurmdPidFile={d / "slurmd.pid"}
-SlurmctldLogFile={d / "slurmctld.log"}
-SlurmdLogFile={d / "slurmd.log"}
-SlurmctldDebug=info
-SlurmdDebug=info
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-DefMemPerCPU=500
-SlurmdParameters=config_overrides
-GresTypes=gpu
-MpiDefault=none
-SwitchType=switch/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-SchedulerType=sched/backfill
-ReturnToService=2
-MinJobAge=600
-KillWait=5
-InactiveLimit=0
-SlurmctldTimeout=30
-SlurmdTimeout=60
-NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} Gres=gpu:1 State=UNKNOWN
-{partitions}
-"""
-        )
-        (d / "gres.conf").write_text(f"AutoDetect=off\nNodeName={self.node} Name=gpu File=/dev/null\n")
+        write_configs(self.dir, self.node, self.partitions, self.cpus, self.memory_mb, self.ports)
 
 
 def _die_with_parent() -> None:
@@ -357,3 +393,12 @@ def kill_processes_using(directory: Path) -> list[int]:
             except OSError:
                 pass
     return killed
+
+
+def running_daemons() -> dict[int, str]:
+    """PID -> name of every process on this machine named like one of `DAEMONS` (`pgrep -x`)."""
+    found: dict[int, str] = {}
+    for name in DAEMONS:
+        out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True, check=False).stdout
+        found.update({int(pid): name for pid in out.split()})
+    return found

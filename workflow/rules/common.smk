@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from radgen.config import ConfigError, validate_config
+from radgen.job_resources import job_resources
 from radgen.variants import variant_set
 
 try:
@@ -55,6 +56,11 @@ def reports_from_predictions(wildcards):
 
 def resource(stage, key, default):
     return config.get("resources", {}).get(stage, {}).get(key, default)
+
+
+def rule_resources(stage, gpus=None):
+    """mem_mb, runtime, partition, account and GPU request of a stage's jobs: the config is their one source."""
+    return job_resources(config.get("resources", {}), stage, gpus)
 
 
 def all_fold_files(pattern):

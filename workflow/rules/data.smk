@@ -26,6 +26,8 @@ rule manifest:
     conda:
         ENV
     threads: 2
+    resources:
+        **rule_resources("default"),
     params:
         data=config["data"],
         require_reports=any(spec.needs_reports for spec in SPECS.values()),
@@ -49,6 +51,8 @@ rule synthetic_examples:
         "results/benchmarks/synthetic_examples/run.tsv"
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     script:
         "../../scripts/data_examples.py"
 
@@ -84,6 +88,8 @@ rule image_cache:
     conda:
         ENV
     threads: 2
+    resources:
+        **rule_resources("default"),
     params:
         image_size=config["data"]["image_size"],
     script:

@@ -22,6 +22,8 @@ rule evaluate_fold:
         "results/benchmarks/evaluate_fold/{variant}/fold{fold}.tsv"
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     params:
         report_metrics=lambda wc: SPECS[wc.variant].generates_reports,
         evaluation=config["evaluation"],
@@ -49,6 +51,8 @@ rule report_floors:
         fold=r"\d+",
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     params:
         evaluation=config["evaluation"],
     script:
@@ -146,6 +150,8 @@ rule figures:
         "results/benchmarks/figures/run.tsv"
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     params:
         labels={name: spec.label for name, spec in SPECS.items()},
         drawn=[spec.name for spec in SPECS.in_group("main", "baseline")],

@@ -48,5 +48,7 @@ rule compile_paper:
         "results/benchmarks/compile_paper/run.tsv"
     conda:
         ENV
+    resources:
+        **rule_resources("default"),
     script:
         "../../scripts/paper_compile.py"

@@ -51,9 +51,7 @@ rule train:
         ENV
     threads: resource("train", "threads", 1)
     resources:
-        gpu=resource("train", "gpu", 1),
-        mem_mb=resource("train", "mem_mb", 8000),
-        runtime=resource("train", "runtime", 240),
+        **rule_resources("train", gpus=resource("train", "gpu", 1)),
     params:
         variant=lambda wc: SPECS[wc.variant].train_params(),
         checkpoint_dir="results/checkpoints/{variant}/fold{fold}",
@@ -80,8 +78,6 @@ rule predict:
         ENV
     threads: resource("predict", "threads", 1)
     resources:
-        gpu=resource("predict", "gpu", 1),
-        mem_mb=resource("predict", "mem_mb", 8000),
-        runtime=resource("predict", "runtime", 60),
+        **rule_resources("predict", gpus=resource("predict", "gpu", 1)),
     script:
         "../../scripts/predict_fold.py"
