@@ -79,7 +79,8 @@ def timed(fn: Any, device: torch.device) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark with `argv` (default: the command line); return the record line."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -97,7 +98,7 @@ def main() -> None:
         default=None,
         help="run the naive loop on the first K images only (default all)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     device = benchlib.setup(args)
     with benchlib.stage("build"):
         model = benchlib.build_random_model(args.paper_size, benchlib.synthetic_reports(64, args.seed))
@@ -141,7 +142,7 @@ def main() -> None:
             k: round(rate[f"batched_{k}"] / rate[f"naive_{k}"], 2) for k in ("greedy", f"beam{args.beams}")
         }
         figures["greedy_reports_equal"] = texts["naive_greedy"] == texts["batched_greedy"][:n_naive]
-    benchlib.record("bench_generation", args, device, figures)
+    return benchlib.record("bench_generation", args, device, figures)
 
 
 if __name__ == "__main__":

@@ -100,7 +100,8 @@ def flops(fn: Callable[[], None]) -> int:
     return counter.get_total_flops()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark with `argv` (default: the command line); return the record line."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -113,7 +114,7 @@ def main() -> None:
     parser.add_argument(
         "--matmul-size", type=int, default=None, help="roofline matmul side (2048 cpu, 8192 cuda)"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     device = benchlib.setup(args)
     batch = args.batch or (8 if args.paper_size else 16)
     with benchlib.stage("build"):
@@ -157,7 +158,7 @@ def main() -> None:
         "parts_roofline_share": {p: round(gflop[p] / seconds[p] / roof, 4) for p in parts},
         "peak_memory_mb": round(peak, 1),
     }
-    benchlib.record("bench_step", args, device, figures)
+    return benchlib.record("bench_step", args, device, figures)
 
 
 if __name__ == "__main__":
