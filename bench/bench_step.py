@@ -13,7 +13,9 @@ process and on the same tensors:
   detached image tokens) and the text encoder (BERT), each forward + backward alone; `fwd_bwd_over_parts` near 1
   means composing them adds nothing;
 - FLOPs of one forward + backward (torch.utils.flop_counter.FlopCounterMode: matmuls, convolutions, attention)
-  against `matmul_gflops`, an n x n matmul in the same dtype measured here: `mfu` (step) and each part's share.
+  against `matmul_gflops`, an n x n matmul in the same dtype measured here: `mfu` (step) and each part's share;
+- `step_aten_ops`: ATen operator calls in one step (forward, backward, clipping, optimiser) and `step_us_per_op`,
+  the step's time per call: for the demo's tiny model the count, not the FLOPs, sets the time.
 fp16 runs without a gradient scaler (timing only). `--paper-size` needs several GB of memory; on a CPU a step
 takes seconds to tens of seconds.
 """
@@ -27,6 +29,7 @@ from typing import Any
 import benchlib
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 
@@ -100,6 +103,25 @@ def flops(fn: Callable[[], None]) -> int:
     return counter.get_total_flops()
 
 
+class OpCounter(TorchDispatchMode):
+    """Counts the ATen operator calls made under it: a tiny model's step costs per operator, not per FLOP."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+def aten_calls(fn: Callable[[], None]) -> int:
+    counter = OpCounter()
+    with counter:
+        fn()
+    return counter.calls
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark with `argv` (default: the command line); return the record line."""
     parser = argparse.ArgumentParser(
@@ -125,6 +147,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parts = ("image_encoder", "report_generator", "text_encoder")
     with benchlib.stage("flops"):
         gflop = {name: flops(fns[name]) / 1e9 for name in ("fwd_bwd", *parts)}
+        step_ops = aten_calls(fns["step"])
     seconds: dict[str, float] = {}
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -156,6 +179,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "mfu": round(gflop["fwd_bwd"] / seconds["step"] / roof, 4),
         "fwd_bwd_roofline_share": round(gflop["fwd_bwd"] / seconds["fwd_bwd"] / roof, 4),
         "parts_roofline_share": {p: round(gflop[p] / seconds[p] / roof, 4) for p in parts},
+        "step_aten_ops": step_ops,
+        "step_us_per_op": round(seconds["step"] / step_ops * 1e6, 2),
         "peak_memory_mb": round(peak, 1),
     }
     return benchlib.record("bench_step", args, device, figures)

@@ -95,6 +95,11 @@ def test_flop_count_of_a_linear_layer_matches_the_hand_count(scripts):
     assert scripts["step"].flops(lambda: layer(x).sum().backward()) == 3 * 2 * 4 * 16 * 8
 
 
+def test_aten_call_count_matches_the_hand_count(scripts):
+    x = torch.ones(3)
+    assert scripts["step"].aten_calls(lambda: x.add(1).mul(2).sum()) == 3
+
+
 def test_bench_step_smoke(scripts):
     r = scripts["step"].main(
         ["--batch", "2", "--steps", "1", "--warmup", "0", "--matmul-size", "64", "--no-record"]
@@ -106,6 +111,7 @@ def test_bench_step_smoke(scripts):
     # the whole model's forward + backward contains each part's (fusion, head and losses come on top)
     assert r["fwd_bwd_gflop"] >= sum(r["parts_gflop"].values()) * 0.99 > 0
     assert 0 < r["mfu"] and r["matmul_gflops"] > 0
+    assert r["step_us_per_op"] == pytest.approx(r["step_s"] / r["step_aten_ops"] * 1e6, rel=1e-2)
 
 
 def test_bench_generation_smoke(bench_modules):
