@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,10 +69,19 @@ def sync(device: torch.device) -> None:
 
 
 def seconds_per_call(fn: Callable[[], Any], device: torch.device, steps: int, warmup: int = 1) -> float:
-    """Mean wall seconds of fn() over `steps` calls after `warmup` untimed ones (device synchronised)."""
+    """Wall seconds of one fn() call after `warmup` untimed ones: on a CPU the median of `steps` calls timed one
+    by one (robust to other work on a shared machine), on CUDA the mean over `steps` calls between two
+    synchronisations (kernels run asynchronously; a sync per call would add its own stall)."""
     for _ in range(warmup):
         fn()
     sync(device)
+    if device.type == "cpu":
+        times = []
+        for _ in range(max(steps, 1)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
     start = time.perf_counter()
     for _ in range(steps):
         fn()
