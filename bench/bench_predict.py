@@ -116,7 +116,8 @@ def warm(
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark with `argv` (default: the command line); return the record line."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -127,7 +128,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=16, help="synthetic PNGs (the batch)")
     parser.add_argument("--repeats", type=int, default=5, help="single-image calls (median)")
     parser.add_argument("--skip-cold", action="store_true", help="no fresh processes")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     device = benchlib.setup(args)
     with tempfile.TemporaryDirectory() as tmp:
         with benchlib.stage("inputs"):
@@ -145,7 +146,7 @@ def main() -> None:
             figures.update(warm(checkpoint, paths, args, device))
     figures = {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
     figures["peak_memory_mb"] = round(benchlib.peak_memory_mb(device), 1)
-    benchlib.record("bench_predict", args, device, figures)
+    return benchlib.record("bench_predict", args, device, figures)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,10 +69,19 @@ def sync(device: torch.device) -> None:
 
 
 def seconds_per_call(fn: Callable[[], Any], device: torch.device, steps: int, warmup: int = 1) -> float:
-    """Mean wall seconds of fn() over `steps` calls after `warmup` untimed ones (device synchronised)."""
+    """Wall seconds of one fn() call after `warmup` untimed ones: on a CPU the median of `steps` calls timed one
+    by one (robust to other work on a shared machine), on CUDA the mean over `steps` calls between two
+    synchronisations (kernels run asynchronously; a sync per call would add its own stall)."""
     for _ in range(warmup):
         fn()
     sync(device)
+    if device.type == "cpu":
+        times = []
+        for _ in range(max(steps, 1)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
     start = time.perf_counter()
     for _ in range(steps):
         fn()
@@ -79,12 +89,14 @@ def seconds_per_call(fn: Callable[[], Any], device: torch.device, steps: int, wa
     return (time.perf_counter() - start) / max(steps, 1)
 
 
-def matmul_roofline(device: torch.device, dtype: str, n: int, steps: int = 3) -> float:
-    """GFLOP/s of an n x n by n x n torch.matmul in `dtype` on `device`: what this process can reach."""
+def matmul_roofline(device: torch.device, dtype: str, n: int, steps: int | None = None) -> float:
+    """GFLOP/s of an n x n by n x n torch.matmul in `dtype` on `device`: what this process can reach.
+    Default steps: 3 on a CPU (a 2048 matmul takes ~0.2 s), 20 on CUDA (an 8192 one takes ~2 ms)."""
     dt_ = DTYPES[dtype]
     a = torch.randn(n, n, device=device, dtype=dt_)
     b = torch.randn(n, n, device=device, dtype=dt_)
-    return 2 * n**3 / seconds_per_call(lambda: torch.matmul(a, b), device, steps) / 1e9
+    steps = steps or (20 if device.type == "cuda" else 3)
+    return 2 * n**3 / seconds_per_call(lambda: torch.matmul(a, b), device, steps, warmup=2) / 1e9
 
 
 def peak_memory_mb(device: torch.device) -> float:
