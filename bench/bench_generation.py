@@ -71,16 +71,16 @@ def naive_reports(model: Any, images: torch.Tensor, max_length: int, beams: int)
 def warm_up(model: Any, images: torch.Tensor, args: argparse.Namespace) -> None:
     """Both paths once on the timed batch shapes, 4 tokens long: first-call costs (lazy initialisation, kernel
     selection per shape) stay out of the timings at a fraction of a timed run's cost."""
-    cfg = model.model_cfg["report_generator"]
-    full = cfg["max_length"]
-    cfg["max_length"] = min(4, full)
+    processor = model.processor
+    full = processor.report_max_length
+    processor.report_max_length = min(4, full)
     try:
         for beams in (1, args.beams):
             model.generate_reports(images, num_beams=beams)
             if not args.skip_naive:
-                naive_reports(model, images[:1], cfg["max_length"], beams)
+                naive_reports(model, images[:1], processor.report_max_length, beams)
     finally:
-        cfg["max_length"] = full
+        processor.report_max_length = full
 
 
 def timed(fn: Any, device: torch.device) -> tuple[float, Any]:
