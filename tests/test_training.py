@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 import radgen.train.engine as engine
+import radgen.train.setup as setup
+import radgen.train.textmix as textmix
 from radgen.constants import CLASSES, PREDICTION_COLUMNS
 from radgen.train import class_weights
 
@@ -57,7 +59,7 @@ class Spied:
 def spied_train(v: dict, data: mf.SynthData, out: Path) -> Spied:
     record = Spied(summary={}, out=out)
     live: dict[str, torch.nn.Module] = {}
-    real_build, real_ce, real_multinomial = engine.build_model, F.cross_entropy, torch.multinomial
+    real_build, real_ce, real_multinomial = setup.build_model, F.cross_entropy, torch.multinomial
 
     def snapshot() -> dict[str, torch.Tensor]:
         return {k: p.detach().clone() for k, p in live["model"].named_parameters()}
@@ -78,7 +80,7 @@ def spied_train(v: dict, data: mf.SynthData, out: Path) -> Spied:
         return real_multinomial(weights, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(engine, "build_model", build)
+        mp.setattr(setup, "build_model", build)
         mp.setattr(F, "cross_entropy", ce)
         mp.setattr(torch, "multinomial", multinomial)
         record.summary = mf.train(
@@ -429,7 +431,7 @@ def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) ->
         return real_tokenize(self, reports, device)
 
     source = object()  # the reports_from model, replaced by a marker
-    real_generate = engine.generate_for
+    real_generate = textmix.generate_for
 
     def fake_generate(model, fold_data, split, device):
         if model is not source:
@@ -439,8 +441,8 @@ def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) ->
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(RadGenModel, "tokenize_text", tokenize)
-        mp.setattr(engine, "load_reports_source", lambda model_dir, device: source)
-        mp.setattr(engine, "generate_for", fake_generate)
+        mp.setattr(textmix, "load_reports_source", lambda model_dir, device: source)
+        mp.setattr(textmix, "generate_for", fake_generate)
         mf.train(v, data, out, **kwargs)
     return seen, asked
 

@@ -1,0 +1,106 @@
+"""Which text a text branch reads while it trains (config/README.md, "Training text").
+
+A model with a generator reads its own generated report (from the averaged weights) for a share of the training
+samples each epoch, its ground-truth report for the rest. A text branch without a generator (`reports_from`)
+reads that variant's generated reports: for inner-val (early stopping) and for the generated share of its text
+mix, the same rule as RadGen's own text branch. An oracle (reports_from: ground_truth) reads ground truth.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from radgen.data.folddata import FoldData, Split
+from radgen.runtime import generate_for, load_reports_source
+from radgen.train.timing import Stopwatch
+from radgen.variants import GROUND_TRUTH
+
+log = logging.getLogger("radgen.train")
+
+
+def generated_fraction(training: dict[str, Any], epoch: int) -> float:
+    """Share of training samples whose text branch reads the model's own generated report in this epoch.
+
+    Ramps linearly from 0 at epoch 0 to `generated_report_fraction` at epoch `generated_report_ramp_epochs`
+    (0: the full share from epoch 0); the other samples read their ground-truth report.
+    """
+    p_max = float(training.get("generated_report_fraction", 0.0))
+    ramp = float(training.get("generated_report_ramp_epochs", 0))
+    if p_max <= 0:
+        return 0.0
+    return p_max if ramp <= 0 else p_max * min(1.0, epoch / ramp)
+
+
+@dataclass
+class ReaderTexts:
+    """Texts of a text branch without its own generator: inner-val reports and the source's training reports."""
+
+    val: list[str] | None = None
+    train: list[str] | None = None
+
+
+def reader_texts(
+    model: Any,
+    variant: dict[str, Any],
+    data: FoldData,
+    reports_model_dir: Any,
+    device: torch.device,
+    sw: Stopwatch,
+) -> ReaderTexts:
+    """The reports_from model's reports for inner-val and inner-train (loaded once), or ground truth for val."""
+    if not (model.has_text and not model.has_generator):
+        return ReaderTexts()
+    if reports_model_dir is None:
+        if variant.get("reports_from") != GROUND_TRUTH:
+            log.warning(
+                "%s: no reports_from model given; inner-val uses ground-truth reports (optimistic)",
+                variant.get("name", "model"),
+            )
+        return ReaderTexts(val=list(data.val.reports))
+    with sw("setup"):
+        source = load_reports_source(reports_model_dir, device)
+    with sw("validation"):
+        val = generate_for(source, data, data.val, device)
+    with sw("training_text_generation"):
+        train = generate_for(source, data, data.train, device)
+    return ReaderTexts(val=val, train=train)
+
+
+def epoch_generated(
+    p_gen: float,
+    data: FoldData,
+    source_texts: list[str] | None,
+    generate: Callable[[Split], list[str]],
+    mix_gen: torch.Generator,
+) -> dict[int, str]:
+    """Training-sample index → generated text for this epoch's share `p_gen` (empty when 0).
+
+    The samples are drawn from `mix_gen`; their texts come from the reports_from source when given, else from
+    `generate` (the model's own averaged weights).
+    """
+    if p_gen <= 0:
+        return {}
+    train = data.train
+    use_gen = np.flatnonzero((torch.rand(len(train), generator=mix_gen) < p_gen).numpy())
+    if source_texts is not None:
+        generated = [source_texts[i] for i in use_gen]
+    else:
+        subset = Split(
+            [train.image_ids[i] for i in use_gen],
+            train.labels[use_gen],
+            [train.reports[i] for i in use_gen],
+            train.rows[use_gen],
+        )
+        generated = generate(subset)
+    return {int(i): text for i, text in zip(use_gen, generated, strict=True)}
+
+
+def mixes(model: Any, source_texts: list[str] | None) -> bool:
+    """Does this model's text branch read generated text in training at all?"""
+    return bool(model.has_text and (model.has_generator or source_texts is not None))
