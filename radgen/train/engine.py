@@ -173,8 +173,8 @@ def train_fold(
     set_determinism(threads)
     with sw("setup"):
         data = FoldData(manifest, folds, cache, cache_index, fold)
-    size = int(image_size or data.image_size)
-    run = prepare_run(variant, data, fold, size, sw, pretrained_manifest)
+        size = int(image_size or data.image_size)
+        run = prepare_run(variant, data, fold, size, sw, pretrained_manifest)
     run.texts = reader_texts(run.model, variant, data, reports_model_dir, run.device, sw)
     ckpt = resume.checkpoint_dir_for(
         checkpoint_dir, variant, fold, size, data.fingerprint(), reports_model_dir

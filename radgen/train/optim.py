@@ -1,16 +1,17 @@
 """Optimiser, learning-rate schedule and batching of a training run.
 
 One AdamW parameter group per model part (its own learning rate), a per-step linear warm-up, then a constant or
-linearly decaying rate; the epoch's sample order is cut into batches here.
+linearly decaying rate (transformers' schedules); the epoch's sample order is cut into batches here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
+from transformers import get_constant_schedule_with_warmup, get_linear_schedule_with_warmup
 
 GROUPS = ("image_encoder", "report_generator", "text_encoder", "fusion_head")
 
@@ -41,27 +42,29 @@ def build_optimizer(model: Any, training: dict[str, Any]) -> torch.optim.AdamW:
     )
 
 
-def lr_lambda(warmup_steps: int, total_steps: int, schedule: str) -> Callable[[int], float]:
-    """Linear warm-up from 1/warmup to 1 over `warmup_steps` optimizer steps, then constant or linear decay to 0."""
-
-    def f(step: int) -> float:
-        if warmup_steps > 0 and step < warmup_steps:
-            return (step + 1) / warmup_steps
-        if schedule == "linear" and total_steps > warmup_steps:
-            return max(0.0, (total_steps - step) / (total_steps - warmup_steps))
-        return 1.0
-
-    return f
-
-
 def build_scheduler(
     optimizer: torch.optim.Optimizer, training: dict[str, Any], spe: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-step schedule: `warmup_epochs` of warm-up, then `lr_schedule` (constant | linear) to the last step."""
+    """Per-step schedule: `warmup_epochs` of linear warm-up, then `lr_schedule` (constant | linear decay).
+
+    transformers' schedules give step s the factor s/W during warm-up, so their first step runs at lr 0; the
+    scheduler is advanced once here so that optimizer step k runs at the library's factor for k+1: warm-up
+    (k+1)/W, reaching 1 at step W-1, as the engine always did. `linear` decays over total+1 steps so that no
+    step of the run is wasted at lr 0: step k ≥ W runs at (T-k)/(T+1-W) (before the libraries: (T-k)/(T-W)).
+    """
     warmup = int(round(float(training.get("warmup_epochs", 0)) * spe))
     total = int(training["epochs"]) * spe
     schedule = str(training.get("lr_schedule", "constant"))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(warmup, total, schedule))
+    if schedule == "linear":
+        scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total + 1)
+    elif schedule == "constant":
+        scheduler = get_constant_schedule_with_warmup(optimizer, warmup)
+    else:
+        raise ValueError(f"training.lr_schedule must be 'constant' or 'linear', got {schedule!r}")
+    with warnings.catch_warnings():  # "lr_scheduler.step() before optimizer.step()": intended, see above
+        warnings.simplefilter("ignore", UserWarning)
+        scheduler.step()
+    return scheduler
 
 
 def current_lrs(optimizer: torch.optim.Optimizer, text_frozen: bool) -> dict[str, float]:

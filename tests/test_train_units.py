@@ -1,0 +1,109 @@
+"""Units of the training engine checked by hand (issue 12): the LR schedule, the weight average, the loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from timm.utils import ModelEmaV3
+
+from radgen.train.ema import WeightEMA
+from radgen.train.loss import LossWeights, batch_loss
+from radgen.train.optim import build_scheduler
+
+
+class Tied(torch.nn.Module):
+    """An embedding tied to an output projection (as in BART), a float buffer and an integer buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(3, 2)
+        self.out = torch.nn.Linear(2, 3, bias=False)
+        self.out.weight = self.emb.weight
+        self.other = torch.nn.Linear(2, 2)
+        self.register_buffer("running", torch.zeros(2))
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))
+
+
+def _lrs(schedule: str, warmup_epochs: float, epochs: int, spe: int) -> list[float]:
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = build_scheduler(
+        opt, {"warmup_epochs": warmup_epochs, "epochs": epochs, "lr_schedule": schedule}, spe
+    )
+    out = []
+    for _ in range(epochs * spe):
+        out.append(opt.param_groups[0]["lr"])  # the rate the optimizer step would use
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_schedule_by_hand():
+    # 3 epochs of 2 steps, warm-up 1 epoch (W=2): (k+1)/W, then 1 / then (T-k)/(T+1-W) with T=6
+    assert _lrs("constant", 1, 3, 2) == pytest.approx([0.5, 1, 1, 1, 1, 1])
+    assert _lrs("linear", 1, 3, 2) == pytest.approx([0.5, 1, 4 / 5, 3 / 5, 2 / 5, 1 / 5])
+    assert _lrs("constant", 0, 2, 2) == pytest.approx([1, 1, 1, 1])
+    assert min(_lrs("linear", 0, 2, 3)) > 0  # no step of the run at lr 0
+    with pytest.raises(ValueError, match="lr_schedule"):
+        _lrs("cosine", 0, 1, 1)
+
+
+def test_weight_average_by_hand():
+    torch.manual_seed(0)
+    model, decay = Tied(), 0.9
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    ema = WeightEMA(model, decay)
+    plain = ModelEmaV3(model, decay=decay)  # timm as it is: lerps a tied tensor once per name
+    steps = []
+    for _ in range(2):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+            model.running.add_(2.0)
+            model.count.add_(1)
+        steps.append({k: v.clone() for k, v in model.state_dict().items()})
+        ema.update(model)
+        plain.update(model)
+    with ema.averaged(model) as m:
+        got = m.state_dict()
+        assert m is not model
+    for k in ("emb.weight", "out.weight", "other.weight", "other.bias", "running"):
+        expected = start[k]
+        for s in steps:
+            expected = decay * expected + (1 - decay) * s[k]
+        assert torch.allclose(got[k], expected, atol=1e-6), k
+    assert int(got["count"]) == 2  # integer buffers are copied
+    assert not torch.allclose(plain.module.state_dict()["emb.weight"], got["emb.weight"], atol=1e-4)
+    off = WeightEMA(model, 0.0)
+    off.update(model)
+    with off.averaged(model) as m:
+        assert m is model and off.state_tensors() == {}
+
+
+def test_batch_loss_by_hand():
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+    labels = torch.tensor([0, 2, 2])
+    w = torch.tensor([1.0, 2.0, 4.0])
+    logp = torch.log_softmax(logits, 1)[torch.arange(3), labels]
+    weighted = -(w[labels] * logp).sum() / w[labels].sum()
+    out = {
+        "logits": logits,
+        "branch_logits": None,
+        "tag_logits": None,
+        "report_loss": torch.tensor([1.0, 3.0, 5.0]),
+    }
+    loss, cls, rep = batch_loss(out, labels, LossWeights(classes=w, tag=0.5, report=0.1))
+    assert cls == pytest.approx(float(weighted)) and rep == pytest.approx(3.0)
+    assert loss == pytest.approx(float(weighted) + 0.3)
+    # late fusion: mean of the branches' weighted CEs; the tagger adds its unweighted CE
+    out = {
+        **out,
+        "branch_logits": torch.stack([logits, logits.flip(1)]),
+        "tag_logits": logits,
+        "report_loss": None,
+    }
+    loss, cls, rep = batch_loss(out, labels, LossWeights(classes=w, tag=0.5))
+    second = F.cross_entropy(logits.flip(1), labels, weight=w)
+    tag = -logp.mean()
+    assert rep is None and loss == pytest.approx(float((weighted + second) / 2 + 0.5 * tag))
