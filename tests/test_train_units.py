@@ -107,3 +107,28 @@ def test_batch_loss_by_hand():
     second = F.cross_entropy(logits.flip(1), labels, weight=w)
     tag = -logp.mean()
     assert rep is None and loss == pytest.approx(float((weighted + second) / 2 + 0.5 * tag))
+
+
+def test_token_tables_equal_tokenising_each_batch(data):
+    """Tokenised once and sliced per batch (radgen.train.tokens) == tokenised per batch, also after a mix."""
+    import model_fixtures as mf
+    import numpy as np
+
+    from radgen.models import build_model
+    from radgen.train.tokens import mixed_text_table, report_table, text_table
+
+    reports = list(data.part(mf.FOLD, "train")["report"])
+    model = build_model(
+        mf.variant("radgen")["model"], image_size=mf.IMAGE_SIZE, train_reports=reports, metadata={}
+    )
+    texts = list(reports)
+    replaced = {1: "x", 4: reports[0] + " " + reports[1], 7: ""}  # shorter, longer, empty
+    mixed = mixed_text_table(model, text_table(model, texts), texts, replaced)
+    texts = [replaced.get(i, t) for i, t in enumerate(texts)]
+    labels = report_table(model, reports)
+    rng = np.random.default_rng(0)
+    for idx in [np.array([1, 4, 7]), np.array([0, 2]), rng.choice(len(texts), 8, replace=False)]:
+        direct = model.tokenize_text([texts[i] for i in idx])
+        ids, mask = mixed.batch(idx)
+        assert torch.equal(ids, direct["input_ids"]) and torch.equal(mask, direct["attention_mask"])
+        assert torch.equal(labels.batch(idx)[0], model.tokenize_reports([reports[i] for i in idx]))

@@ -418,17 +418,25 @@ def test_training_reports_do_reach_the_model(reference, data, tmp_path):
 
 
 # --------------------------------------------------------------------------- the text readers' protocol
-def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) -> tuple[list[str], list[int]]:
-    """Every text the text branch tokenised during training, and which splits were asked of reports_from."""
+def _texts_read_in_training(
+    v: dict, data: mf.SynthData, out: Path, **kwargs
+) -> tuple[list[str], list[int], list[dict[int, str]]]:
+    """Every text the text branch tokenised during training, which splits were asked of reports_from, and each
+    epoch's generated texts (training-sample index → text)."""
     from radgen.models import RadGenModel
 
     seen: list[str] = []
     asked: list[int] = []
-    real_tokenize = RadGenModel.tokenize_text
+    mixes: list[dict[int, str]] = []
+    real_tokenize, real_draw = RadGenModel.tokenize_text, textmix.epoch_generated
 
     def tokenize(self, reports, device=None):
         seen.extend(reports)
         return real_tokenize(self, reports, device)
+
+    def draw(*args, **kw):
+        mixes.append(real_draw(*args, **kw))
+        return mixes[-1]
 
     source = object()  # the reports_from model, replaced by a marker
     real_generate = textmix.generate_for
@@ -443,32 +451,66 @@ def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) ->
         mp.setattr(RadGenModel, "tokenize_text", tokenize)
         mp.setattr(textmix, "load_reports_source", lambda model_dir, device: source)
         mp.setattr(textmix, "generate_for", fake_generate)
+        mp.setattr(textmix, "epoch_generated", draw)
         mf.train(v, data, out, **kwargs)
-    return seen, asked
+    return seen, asked, mixes
 
 
 def test_text_baselines_train_on_the_same_text_mix_as_radgen(data, tmp_path):
     """report_only reads the source generator's reports for the generated share of its training texts."""
+    from radgen.data.folddata import FoldData
+
     v = mf.variant("report_only", epochs=2, augment=False)
     fraction = v["training"]["generated_report_fraction"]
     assert 0 < fraction < 1
-    seen, asked = _texts_read_in_training(v, data, tmp_path / "m", reports_model_dir=tmp_path / "source")
-    train_ids = list(data.part(mf.FOLD, "train")["image_id"])
-    assert sorted(asked) == sorted([len(train_ids), len(data.part(mf.FOLD, "val"))])
-    gt = set(data.part(mf.FOLD, "train")["report"])
-    generated = [t for t in seen if t.startswith("GENERATED ")]
-    assert {t.split(" ", 1)[1] for t in generated} <= set(data.manifest["image_id"])
-    share = len([t for t in generated if t.split(" ", 1)[1] in set(train_ids)]) / max(
-        1, len([t for t in seen if t in gt or t.startswith("GENERATED ")])
+    seen, asked, mixes = _texts_read_in_training(
+        v, data, tmp_path / "m", reports_model_dir=tmp_path / "source"
     )
-    assert abs(share - fraction) < 0.2, f"generated share {share:.2f}, configured {fraction}"
-    assert any(t in gt for t in seen), "the ground-truth share is missing"
+    train_ids = FoldData(**data.kwargs(), fold=mf.FOLD).train.image_ids
+    assert sorted(asked) == sorted([len(train_ids), len(data.part(mf.FOLD, "val"))])
+    assert len(mixes) == 2  # drawn anew each epoch (text_mix_every: 1)
+    for mix in mixes:
+        # each chosen training sample reads the source's report of ITS image, for about `fraction` of them
+        assert all(text == f"GENERATED {train_ids[i]}" for i, text in mix.items())
+        assert abs(len(mix) / len(train_ids) - fraction) < 0.2, (len(mix), len(train_ids), fraction)
+        assert set(mix.values()) <= set(seen), "generated texts must reach the text encoder"
+    assert mixes[0].keys() != mixes[1].keys()
+    gt = set(data.part(mf.FOLD, "train")["report"])
+    assert gt <= set(seen), "the ground-truth share is missing"
+
+
+def test_text_mix_every_reuses_the_mix_between_draws(data, tmp_path):
+    """text_mix_every: 2 draws the mix at epochs 0 and 2 only; a resumed run reuses the checkpointed mix."""
+    v = mf.variant("report_only", epochs=3, augment=False, text_mix_every=2)
+    _, _, mixes = _texts_read_in_training(v, data, tmp_path / "m", reports_model_dir=tmp_path / "source")
+    assert len(mixes) == 2
+    log = read_log(tmp_path / "m")
+    assert log["generated_text_fraction"].iloc[1] == log["generated_text_fraction"].iloc[0]
+    # killed after epoch 0, the rerun resumes at epoch 1 with epoch 0's mix and draws again at epoch 2 only
+    (tmp_path / "source").mkdir()
+    (tmp_path / "source" / "model.safetensors").write_bytes(b"stands for the reports_from weights")
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(SimulatedKill):
+        _texts_read_in_training(
+            v,
+            data,
+            tmp_path / "r",
+            reports_model_dir=tmp_path / "source",
+            checkpoint_dir=ckpt,
+            epoch_callback=_kill_after(0),
+        )
+    _, _, resumed = _texts_read_in_training(
+        v, data, tmp_path / "r", reports_model_dir=tmp_path / "source", checkpoint_dir=ckpt
+    )
+    assert resumed == mixes[1:]
+    _assert_same_weights(tmp_path / "m", tmp_path / "r")
 
 
 def test_oracle_reads_ground_truth_only(data, tmp_path):
     cfg = mf.tiny_config()
     v = mf.variant("oracle_report_only", cfg, epochs=1)
     assert v["reports_from"] == "ground_truth"
-    seen, asked = _texts_read_in_training(v, data, tmp_path / "m")
+    seen, asked, mixes = _texts_read_in_training(v, data, tmp_path / "m")
     assert asked == [] and not any(t.startswith("GENERATED ") for t in seen)
+    assert all(mix == {} for mix in mixes)
     assert set(seen) <= set(data.manifest["report"])

@@ -33,7 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from radgen.models import RadGenModel
-from radgen.runtime import generate_for, set_determinism
+from radgen.runtime import set_determinism
 from radgen.train import resume
 from radgen.train.checkpoint import load_model_tensors, save_model_tensors
 from radgen.train.data import FoldData
@@ -42,28 +42,14 @@ from radgen.train.optim import current_lrs, steps_per_epoch
 from radgen.train.output import build_summary, commit_output, log_row, stage_output
 from radgen.train.priors import tag_logit_adjustment
 from radgen.train.resume import epoch_seed
-from radgen.train.setup import Run, prepare_run
-from radgen.train.textmix import epoch_generated, generated_fraction, mixes, reader_texts
+from radgen.train.setup import Run, prepare_run, tokenise_ground_truth
+from radgen.train.textmix import epoch_text_mix, reader_texts
 from radgen.train.timing import Stopwatch
 
 __all__ = ["tag_logit_adjustment", "train_fold"]
 
 log = logging.getLogger("radgen.train")
 PathLike = str | Path
-
-
-def _epoch_texts(run: Run, epoch: int, mix_gen: torch.Generator) -> tuple[list[str], float]:
-    """Each training sample's text for this epoch, and the generated share it was drawn with."""
-    texts = list(run.data.train.reports)
-    p_gen = generated_fraction(run.training, epoch) if mixes(run.model, run.texts.train) else 0.0
-
-    def own(split: Any) -> list[str]:
-        with run.sw("training_text_generation"), run.ema.averaged(run.model) as m:
-            return generate_for(m, run.data, split, run.device)
-
-    for i, text in epoch_generated(p_gen, run.data, run.texts.train, own, mix_gen).items():
-        texts[i] = text
-    return texts, p_gen
 
 
 def _validate_and_keep_best(
@@ -95,8 +81,8 @@ def _run_epoch(run: Run, epoch: int, state: dict[str, Any], ckpt: Path | None, b
     frozen = run.text_frozen(epoch)
     if run.model.text_encoder is not None:
         run.model.text_encoder.requires_grad_(not frozen)
-    texts, p_gen = _epoch_texts(run, epoch, mix_gen)
-    means = train_epoch(run, epoch, texts, mix_gen, bar)
+    p_gen = epoch_text_mix(run, epoch, mix_gen, state)
+    means = train_epoch(run, epoch, mix_gen, bar)
     best_before = state["best_auc"]
     auc = _validate_and_keep_best(run, epoch, state, ckpt, best)
     lrs = current_lrs(run.optimizer, frozen)
@@ -176,6 +162,7 @@ def train_fold(
         size = int(image_size or data.image_size)
         run = prepare_run(variant, data, fold, size, sw, pretrained_manifest)
     run.texts = reader_texts(run.model, variant, data, reports_model_dir, run.device, sw)
+    tokenise_ground_truth(run)
     ckpt = resume.checkpoint_dir_for(
         checkpoint_dir, variant, fold, size, data.fingerprint(), reports_model_dir
     )

@@ -29,7 +29,7 @@ def sample_order(run: Run) -> np.ndarray:
     return torch.randperm(n, generator=run.sampler_gen).numpy()
 
 
-def load_batch(run: Run, idx: np.ndarray, texts: list[str]) -> dict[str, Any]:
+def load_batch(run: Run, idx: np.ndarray) -> dict[str, Any]:
     """Images (augmented), labels, text-encoder inputs and decoder labels of the training samples `idx`."""
     model, train, device = run.model, run.data.train, run.device
     with run.sw("data_and_augmentation"):
@@ -41,11 +41,12 @@ def load_batch(run: Run, idx: np.ndarray, texts: list[str]) -> dict[str, Any]:
         if images is not None and run.training.get("augment", False):
             images = augment(images, run.aug_gen)
         labels = torch.from_numpy(train.labels[idx]).to(device)
-    with run.sw("tokenization"):
-        text = model.tokenize_text([texts[i] for i in idx], device) if model.has_text else None
-        report_labels = (
-            model.tokenize_reports([train.reports[i] for i in idx], device) if model.has_generator else None
-        )
+    with run.sw("tokenization"):  # slices of the tables tokenised once (radgen.train.tokens)
+        text = None
+        if model.has_text:
+            ids, mask = run.text_tokens_epoch.batch(idx)
+            text = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+        report_labels = run.report_tokens.batch(idx)[0].to(device) if model.has_generator else None
     return {"images": images, "labels": labels, "text": text, "report_labels": report_labels}
 
 
@@ -58,9 +59,9 @@ def tag_targets(run: Run, idx: np.ndarray, mix_gen: torch.Generator) -> torch.Te
     return torch.where(forced, torch.from_numpy(run.data.train.labels[idx]), -1).to(run.device)
 
 
-def train_step(run: Run, idx: np.ndarray, texts: list[str], mix_gen: torch.Generator) -> torch.Tensor:
+def train_step(run: Run, idx: np.ndarray, mix_gen: torch.Generator) -> torch.Tensor:
     """One optimizer step on samples `idx`; returns [loss, cls, report] · batch size (float64, on device)."""
-    batch = load_batch(run, idx, texts)
+    batch = load_batch(run, idx)
     with run.sw("forward_backward_optimizer"):
         with torch.autocast(
             device_type=run.device.type,
@@ -83,9 +84,7 @@ def train_step(run: Run, idx: np.ndarray, texts: list[str], mix_gen: torch.Gener
         return torch.stack([p.detach() for p in parts]).double() * len(idx)
 
 
-def train_epoch(
-    run: Run, epoch: int, texts: list[str], mix_gen: torch.Generator, bar: Any
-) -> dict[str, float]:
+def train_epoch(run: Run, epoch: int, mix_gen: torch.Generator, bar: Any) -> dict[str, float]:
     """One epoch over the sampled order; the mean losses (one host-device sync, at the end)."""
     order = sample_order(run)
     frozen = run.text_frozen(epoch)
@@ -95,7 +94,7 @@ def train_epoch(
     sums = torch.zeros(len(LOSS_KEYS), dtype=torch.float64, device=run.device)
     n_seen = 0
     for idx in batches(order, run.batch_size):
-        sums += train_step(run, idx, texts, mix_gen)
+        sums += train_step(run, idx, mix_gen)
         n_seen += len(idx)
         bar.update(1)
     means = (sums / max(n_seen, 1)).tolist()

@@ -21,6 +21,7 @@ from radgen.train.optim import build_optimizer, build_scheduler, steps_per_epoch
 from radgen.train.priors import PriorAdjustment, tag_logit_adjustment, training_priors
 from radgen.train.textmix import ReaderTexts
 from radgen.train.timing import Stopwatch
+from radgen.train.tokens import TokenTable, report_table, text_table
 
 
 @dataclass
@@ -46,6 +47,10 @@ class Run:
     sampler_gen: torch.Generator = field(default_factory=torch.Generator)
     aug_gen: torch.Generator = field(default_factory=torch.Generator)
     texts: ReaderTexts = field(default_factory=ReaderTexts)
+    gt_text_tokens: TokenTable | None = None  # ground-truth training reports, text-encoder inputs
+    report_tokens: TokenTable | None = None  # ground-truth training reports, decoder labels
+    text_tokens_epoch: TokenTable | None = None  # this epoch's text mix (radgen.train.textmix)
+    mix_cache: tuple[int, TokenTable | None] = (-1, None)  # (epoch of the mix, its table)
 
     @property
     def seed(self) -> int:
@@ -66,6 +71,16 @@ class Run:
     def text_frozen(self, epoch: int) -> bool:
         """Is the text encoder frozen in `epoch` (progressive unfreezing)?"""
         return self.model.has_text and epoch < int(self.training.get("freeze_text_encoder_epochs", 0))
+
+
+def tokenise_ground_truth(run: Run) -> None:
+    """The training part's reports tokenised once per fold, for the text encoder and as decoder labels."""
+    reports = list(run.data.train.reports)
+    with run.sw("tokenization"):
+        if run.model.has_text:
+            run.gt_text_tokens = text_table(run.model, reports)
+        if run.model.has_generator:
+            run.report_tokens = report_table(run.model, reports)
 
 
 def make_model(

@@ -19,6 +19,7 @@ import torch
 from radgen.data.folddata import FoldData, Split
 from radgen.runtime import generate_for, load_reports_source
 from radgen.train.timing import Stopwatch
+from radgen.train.tokens import mixed_text_table
 from radgen.variants import GROUND_TRUTH
 
 log = logging.getLogger("radgen.train")
@@ -104,3 +105,37 @@ def epoch_generated(
 def mixes(model: Any, source_texts: list[str] | None) -> bool:
     """Does this model's text branch read generated text in training at all?"""
     return bool(model.has_text and (model.has_generator or source_texts is not None))
+
+
+def draw_due(training: dict[str, Any], epoch: int, last: dict[str, Any] | None) -> bool:
+    """Is a new text mix drawn in `epoch`? Every `text_mix_every` epochs (1: every epoch, as specified)."""
+    every = max(1, int(training.get("text_mix_every", 1)))
+    return last is None or epoch // every != int(last["epoch"]) // every
+
+
+def epoch_text_mix(run: Any, epoch: int, mix_gen: torch.Generator, state: dict[str, Any]) -> float:
+    """Set `run.text_tokens_epoch` to this epoch's training texts (tokenised) and return the generated share.
+
+    A new mix (samples and their generated texts, from the averaged weights or the reports_from source) is
+    drawn when due (draw_due); otherwise the last one, kept in `state["text_mix"]` for resume, is reused.
+    """
+    if not run.model.has_text:
+        return 0.0
+    last = state.get("text_mix")
+    if draw_due(run.training, epoch, last):
+        p_gen = generated_fraction(run.training, epoch) if mixes(run.model, run.texts.train) else 0.0
+
+        def own(split: Split) -> list[str]:
+            with run.sw("training_text_generation"), run.ema.averaged(run.model) as m:
+                return generate_for(m, run.data, split, run.device)
+
+        generated = epoch_generated(p_gen, run.data, run.texts.train, own, mix_gen)
+        last = {"epoch": epoch, "p_gen": p_gen, "rows": list(generated), "texts": list(generated.values())}
+        state["text_mix"] = last
+    if run.mix_cache[0] != last["epoch"]:
+        with run.sw("tokenization"):
+            replaced = dict(zip(last["rows"], last["texts"], strict=True))
+            table = mixed_text_table(run.model, run.gt_text_tokens, run.data.train.reports, replaced)
+        run.mix_cache = (last["epoch"], table)
+    run.text_tokens_epoch = run.mix_cache[1]
+    return float(last["p_gen"])
