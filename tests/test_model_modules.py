@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from toydata import toy_config
 
 from radgen.config import load_config, variant_config
 from radgen.models import (
@@ -24,7 +25,6 @@ from radgen.models import (
     train_text_tokenizer,
 )
 from radgen.models.stems import ConvStemPatchEmbed
-from radgen.train.toydata import toy_config
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = [
