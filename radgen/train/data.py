@@ -20,11 +20,18 @@ from radgen.data.images import to_float
 __all__ = ["FoldData", "Split", "augment", "class_weights", "to_float"]
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, strength: float = 1.0) -> torch.Tensor:
+def augment(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    strength: float = 1.0,
+    draws: int | None = None,
+    rows: slice | None = None,
+) -> torch.Tensor:
     """Light on-the-fly augmentation of float images [B,1,H,W]: rotation ±5°, scale ±5 %, shift ±3 %,
     brightness ±3 %, contrast ±5 % (stronger intensity jitter drowns faint opacities). No horizontal flip: it
     would contradict the reports' left/right wording. Parameters come from `generator` (CPU) so that a seed fixes
-    them; the warp runs on x's device.
+    them; the warp runs on x's device. `draws`/`rows` (DDP): parameters are drawn for the global batch of `draws`
+    images and x gets those of `rows`, so every rank augments its share as one process would.
 
     Hand-written, not torchvision.transforms.v2 (0.29, measured on one thread, batch 16 at 64 px): v2's
     RandomAffine draws ONE parameter set per call and applies it to the whole batch (a batch of identical images
@@ -35,7 +42,8 @@ def augment(x: torch.Tensor, generator: torch.Generator, strength: float = 1.0) 
     b = x.shape[0]
 
     def u(lo: float, hi: float) -> torch.Tensor:
-        return (torch.rand(b, generator=generator) * (hi - lo) + lo).to(x.device)
+        v = torch.rand(draws or b, generator=generator) * (hi - lo) + lo
+        return (v if rows is None else v[rows]).to(x.device)
 
     angle = u(-5, 5) * strength * math.pi / 180
     scale = 1 + u(-0.05, 0.05) * strength

@@ -37,6 +37,7 @@ from radgen.runtime import set_determinism
 from radgen.train import resume
 from radgen.train.checkpoint import load_model_tensors, save_model_tensors
 from radgen.train.data import FoldData
+from radgen.train.distributed import Dist, launch
 from radgen.train.loop import train_epoch, validate
 from radgen.train.optim import current_lrs, steps_per_epoch
 from radgen.train.output import build_summary, commit_output, log_row, stage_output
@@ -47,6 +48,24 @@ from radgen.train.textmix import epoch_text_mix, reader_texts
 from radgen.train.timing import Stopwatch
 
 __all__ = ["tag_logit_adjustment", "train_fold"]
+
+# train_fold's arguments handed to the distributed workers (epoch_callback must be None there)
+LAUNCH_ARGS = (
+    "manifest",
+    "folds",
+    "cache",
+    "cache_index",
+    "fold",
+    "output_dir",
+    "image_size",
+    "checkpoint_dir",
+    "reports_model_dir",
+    "threads",
+    "progress",
+    "epoch_callback",
+    "keep_checkpoints",
+    "pretrained_manifest",
+)
 
 log = logging.getLogger("radgen.train")
 PathLike = str | Path
@@ -61,7 +80,7 @@ def _validate_and_keep_best(
         if auc > state["best_auc"] + 1e-9:
             state.update(best_auc=auc, best_epoch=epoch, bad_epochs=0)
             with run.sw("checkpointing"):
-                if ckpt is not None:
+                if ckpt is not None and run.dist.main:
                     ckpt.mkdir(parents=True, exist_ok=True)
                     save_model_tensors(m, ckpt / "best.safetensors")
                 else:
@@ -81,6 +100,7 @@ def _run_epoch(run: Run, epoch: int, state: dict[str, Any], ckpt: Path | None, b
     frozen = run.text_frozen(epoch)
     if run.model.text_encoder is not None:
         run.model.text_encoder.requires_grad_(not frozen)
+    run.prepare_forward(frozen)
     p_gen = epoch_text_mix(run, epoch, mix_gen, state)
     means = train_epoch(run, epoch, mix_gen, bar)
     best_before = state["best_auc"]
@@ -155,13 +175,17 @@ def train_fold(
       lists (never a hub). None: from their configured names (hub id or local directory).
     - training.require_gpu: fail at once without CUDA instead of falling back to CPU.
     """
+    devices, dist = int(variant["training"].get("devices", 1)), Dist.current()
+    if devices > 1 and dist.world == 1:  # launch `devices` workers, each of which comes back here
+        kwargs = dict(locals())
+        return launch(variant, devices, {k: kwargs[k] for k in LAUNCH_ARGS})
     wall0, clock0, sw = time.time(), time.perf_counter(), Stopwatch()
     set_determinism(threads)
     with sw("setup"):
         data = FoldData(manifest, folds, cache, cache_index, fold)
         size = int(image_size or data.image_size)
-        run = prepare_run(variant, data, fold, size, sw, pretrained_manifest)
-    run.texts = reader_texts(run.model, variant, data, reports_model_dir, run.device, sw)
+        run = prepare_run(variant, data, fold, size, sw, pretrained_manifest, dist)
+    run.texts = reader_texts(run.model, variant, data, reports_model_dir, run.device, sw, dist)
     tokenise_ground_truth(run)
     ckpt = resume.checkpoint_dir_for(
         checkpoint_dir, variant, fold, size, data.fingerprint(), reports_model_dir
@@ -169,7 +193,7 @@ def train_fold(
     state, best = resume.initial_state(), {}
     if resume.restore(run, ckpt, state):
         log.info("%s fold %d: resuming from %s after epoch %d", run.name, fold, ckpt, state["epoch"] - 1)
-    bar = _progress(run, state, progress)
+    bar = _progress(run, state, progress and dist.main)
     previous_seconds = float(state["train_seconds"])  # wall time of earlier (killed) sessions
     for epoch in range(int(state["epoch"]), run.epochs):
         if state["stopped"]:
@@ -177,11 +201,13 @@ def train_fold(
         row = _run_epoch(run, epoch, state, ckpt, best, bar)
         state["train_seconds"] = previous_seconds + (time.time() - wall0)
         state["time_breakdown_s"] = dict(sw.seconds)
-        if ckpt is not None:
+        if ckpt is not None and dist.main:
             resume.save(run, ckpt, state)
         if epoch_callback is not None:
             epoch_callback(epoch, row, run.model)
     bar.close()
+    if not dist.main:  # rank 0 alone writes the outputs
+        return {"epochs_run": int(state["epoch"]), "rank": dist.rank}
     _restore_best(run, ckpt, best)
     summary = build_summary(run, state)
     run.model.metadata.update(

@@ -6,6 +6,7 @@ forcing and dropout draw from those streams in a fixed order, so a resumed run r
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,8 @@ import torch
 
 from radgen.runtime import predict_split
 from radgen.train.data import augment, to_float
-from radgen.train.loss import batch_loss
+from radgen.train.distributed import shard_split
+from radgen.train.loss import LossWeights, ShardNorm, batch_loss
 from radgen.train.metrics import macro_auc
 from radgen.train.optim import backward_and_step, batches
 from radgen.train.setup import Run
@@ -30,23 +32,24 @@ def sample_order(run: Run) -> np.ndarray:
 
 
 def load_batch(run: Run, idx: np.ndarray) -> dict[str, Any]:
-    """Images (augmented), labels, text-encoder inputs and decoder labels of the training samples `idx`."""
+    """Images (augmented), labels, text-encoder inputs and decoder labels of this process's share of the global
+    batch `idx` (all of it with one process); random draws and padding are those of the global batch."""
     model, train, device = run.model, run.data.train, run.device
+    mine = slice(run.dist.rank, None, run.dist.world)
+    local = idx[mine]
     with run.sw("data_and_augmentation"):
-        images = (
-            to_float(run.data.images(train.rows[idx]), model.image_size).to(device)
-            if model.has_image
-            else None
-        )
+        images = None
+        if model.has_image:
+            images = to_float(run.data.images(train.rows[local]), model.image_size).to(device)
         if images is not None and run.training.get("augment", False):
-            images = augment(images, run.aug_gen)
-        labels = torch.from_numpy(train.labels[idx]).to(device)
+            images = augment(images, run.aug_gen, draws=len(idx), rows=mine)
+        labels = torch.from_numpy(train.labels[local]).to(device)
     with run.sw("tokenization"):  # slices of the tables tokenised once (radgen.train.tokens)
         text = None
         if model.has_text:
             ids, mask = run.text_tokens_epoch.batch(idx)
-            text = {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
-        report_labels = run.report_tokens.batch(idx)[0].to(device) if model.has_generator else None
+            text = {"input_ids": ids[mine].to(device), "attention_mask": mask[mine].to(device)}
+        report_labels = run.report_tokens.batch(idx)[0][mine].to(device) if model.has_generator else None
     return {"images": images, "labels": labels, "text": text, "report_labels": report_labels}
 
 
@@ -56,11 +59,22 @@ def tag_targets(run: Run, idx: np.ndarray, mix_gen: torch.Generator) -> torch.Te
     if forcing <= 0 or run.model.tagger is None:
         return None
     forced = torch.rand(len(idx), generator=mix_gen) < forcing
-    return torch.where(forced, torch.from_numpy(run.data.train.labels[idx]), -1).to(run.device)
+    return run.dist.shard(torch.where(forced, torch.from_numpy(run.data.train.labels[idx]), -1)).to(
+        run.device
+    )
+
+
+def loss_weights(run: Run, idx: np.ndarray) -> LossWeights:
+    """The run's loss weights; with several processes, plus the global batch's normalisers (ShardNorm)."""
+    if run.dist.world == 1:
+        return run.loss_weights
+    w = run.class_weights[run.data.train.labels[idx]].sum() if run.weighting else len(idx)
+    return replace(run.loss_weights, shard=ShardNorm(run.dist.world, len(idx), float(w)))
 
 
 def train_step(run: Run, idx: np.ndarray, mix_gen: torch.Generator) -> torch.Tensor:
-    """One optimizer step on samples `idx`; returns [loss, cls, report] · batch size (float64, on device)."""
+    """One optimizer step on the global batch `idx`; returns [loss, cls, report] · batch size (float64, on
+    device; with several processes this rank's part of it, summed over ranks at the end of the epoch)."""
     batch = load_batch(run, idx)
     with run.sw("forward_backward_optimizer"):
         with torch.autocast(
@@ -68,20 +82,21 @@ def train_step(run: Run, idx: np.ndarray, mix_gen: torch.Generator) -> torch.Ten
             dtype=run.amp_dtype or torch.float32,
             enabled=run.amp_dtype is not None,
         ):
-            out = run.model(
+            out = run.forward_module(
                 images=batch["images"],
                 text=batch["text"],
                 report_labels=batch["report_labels"],
                 tag_targets=tag_targets(run, idx, mix_gen),
             )
-            loss, loss_cls, loss_report = batch_loss(out, batch["labels"], run.loss_weights)
+            loss, loss_cls, loss_report = batch_loss(out, batch["labels"], loss_weights(run, idx))
         backward_and_step(
             run.model, loss, run.optimizer, run.scaler, float(run.training.get("grad_clip", 0.0))
         )
         run.scheduler.step()
         run.ema.update(run.model)
         parts = [loss, loss_cls, loss_report if loss_report is not None else torch.zeros_like(loss)]
-        return torch.stack([p.detach() for p in parts]).double() * len(idx)
+        sums = torch.stack([p.detach() for p in parts]).double() * len(idx)
+        return sums if run.dist.world == 1 else sums / run.dist.world
 
 
 def train_epoch(run: Run, epoch: int, mix_gen: torch.Generator, bar: Any) -> dict[str, float]:
@@ -97,11 +112,18 @@ def train_epoch(run: Run, epoch: int, mix_gen: torch.Generator, bar: Any) -> dic
         sums += train_step(run, idx, mix_gen)
         n_seen += len(idx)
         bar.update(1)
-    means = (sums / max(n_seen, 1)).tolist()
+    means = (run.dist.all_sum(sums) / max(n_seen, 1)).tolist()
     return dict(zip(LOSS_KEYS, means, strict=True))
 
 
 def validate(run: Run, model: Any, reports: list[str] | None) -> float:
-    """Inner-val macro-AUC of `model` (the averaged weights) on generated or given reports."""
-    probs, _ = predict_split(model, run.data, run.data.val, run.device, reports=reports)
-    return macro_auc(run.data.val.labels, probs)
+    """Inner-val macro-AUC of `model` (the averaged weights) on generated or given reports; the processes
+    predict a share each, rank 0's AUC of the gathered probabilities is every rank's."""
+    d, val = run.dist, run.data.val
+    part = shard_split(d, val)
+    probs, _ = predict_split(
+        model, run.data, part, run.device, reports=d.shard(reports) if reports else reports
+    )
+    if d.world > 1:
+        probs = np.stack(d.gather(list(probs)))
+    return d.broadcast_float(macro_auc(val.labels, probs))

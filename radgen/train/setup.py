@@ -15,6 +15,7 @@ from radgen.models import RadGenModel, build_model
 from radgen.models.pretrained import load_manifest, resolve_sources
 from radgen.runtime import resolve_device
 from radgen.train.data import FoldData, class_weights
+from radgen.train.distributed import Dist, sync_batchnorm, wrap
 from radgen.train.ema import WeightEMA
 from radgen.train.loss import LossWeights
 from radgen.train.optim import build_optimizer, build_scheduler, steps_per_epoch
@@ -51,6 +52,17 @@ class Run:
     report_tokens: TokenTable | None = None  # ground-truth training reports, decoder labels
     text_tokens_epoch: TokenTable | None = None  # this epoch's text mix (radgen.train.textmix)
     mix_cache: tuple[int, TokenTable | None] = (-1, None)  # (epoch of the mix, its table)
+    dist: Dist = field(default_factory=Dist)
+    forward_module: Any = None  # the model, or its DistributedDataParallel wrapper (radgen.train.distributed)
+    wrapped_frozen: bool | None = None  # text-encoder freeze state the DDP wrapper was built with
+
+    def prepare_forward(self, frozen: bool) -> None:
+        """The module the training step calls: the model, or a DDP wrapper rebuilt when the set of trainable
+        parameters changes (DDP registers only parameters that require grad when it is built)."""
+        if self.dist.world == 1:
+            self.forward_module = self.model
+        elif self.forward_module is None or self.wrapped_frozen != frozen:
+            self.forward_module, self.wrapped_frozen = wrap(self.model, self.device), frozen
 
     @property
     def seed(self) -> int:
@@ -128,19 +140,29 @@ def set_decision_offsets(model: RadGenModel, labels: np.ndarray, training: dict[
 
 
 def prepare_run(
-    variant: dict[str, Any], data: FoldData, fold: int, size: int, sw: Stopwatch, pretrained_manifest: Any
+    variant: dict[str, Any],
+    data: FoldData,
+    fold: int,
+    size: int,
+    sw: Stopwatch,
+    pretrained_manifest: Any,
+    dist: Dist | None = None,
 ) -> Run:
     """Device, model, optimiser, schedule, scaler, class weights, priors, EMA and generators of one run."""
-    training = dict(variant["training"])
+    training, dist = dict(variant["training"]), dist or Dist()
     device = resolve_device(
         training.get("device", "auto"), require_gpu=bool(training.get("require_gpu", False))
     )
+    if dist.world > 1 and device.type == "cuda" and device.index is None:  # DDP needs the rank's device
+        device = torch.device("cuda", torch.cuda.current_device())
     amp = training.get("amp", "none") if device.type == "cuda" else "none"
     seed = int(training.get("seed", 0))
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
     with sw("setup"):
         model = make_model(variant, data, fold, size, device, pretrained_manifest)
+        if dist.world > 1:
+            model = sync_batchnorm(model, device)
     optimizer = build_optimizer(model, training)
     weighting = bool(training.get("class_weighting", True))
     cw = class_weights(data.train.labels)
@@ -170,4 +192,5 @@ def prepare_run(
         amp_dtype={"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp),
         sampler_gen=torch.Generator().manual_seed(seed),
         aug_gen=torch.Generator().manual_seed(seed + 1),
+        dist=dist,
     )

@@ -18,6 +18,7 @@ import torch
 
 from radgen.data.folddata import FoldData, Split
 from radgen.runtime import generate_for, load_reports_source
+from radgen.train.distributed import Dist, split_map
 from radgen.train.timing import Stopwatch
 from radgen.train.tokens import mixed_text_table
 from radgen.variants import GROUND_TRUTH
@@ -53,8 +54,11 @@ def reader_texts(
     reports_model_dir: Any,
     device: torch.device,
     sw: Stopwatch,
+    dist: Dist | None = None,
 ) -> ReaderTexts:
-    """The reports_from model's reports for inner-val and inner-train (loaded once), or ground truth for val."""
+    """The reports_from model's reports for inner-val and inner-train (loaded once), or ground truth for val;
+    with several processes each generates a share."""
+    dist = dist or Dist()
     if not (model.has_text and not model.has_generator):
         return ReaderTexts()
     if reports_model_dir is None:
@@ -67,9 +71,9 @@ def reader_texts(
     with sw("setup"):
         source = load_reports_source(reports_model_dir, device)
     with sw("validation"):
-        val = generate_for(source, data, data.val, device)
+        val = split_map(dist, lambda split: generate_for(source, data, split, device), data.val)
     with sw("training_text_generation"):
-        train = generate_for(source, data, data.train, device)
+        train = split_map(dist, lambda split: generate_for(source, data, split, device), data.train)
     return ReaderTexts(val=val, train=train)
 
 
@@ -127,7 +131,7 @@ def epoch_text_mix(run: Any, epoch: int, mix_gen: torch.Generator, state: dict[s
 
         def own(split: Split) -> list[str]:
             with run.sw("training_text_generation"), run.ema.averaged(run.model) as m:
-                return generate_for(m, run.data, split, run.device)
+                return split_map(run.dist, lambda part: generate_for(m, run.data, part, run.device), split)
 
         generated = epoch_generated(p_gen, run.data, run.texts.train, own, mix_gen)
         last = {"epoch": epoch, "p_gen": p_gen, "rows": list(generated), "texts": list(generated.values())}

@@ -30,6 +30,12 @@ rule fetch_pretrained:
         "../../scripts/fetch_pretrained.py"
 
 
+def train_gpus(wildcards):
+    """GPUs of one training job: training.devices (its DDP processes) when above 1, else resources.train.gpu."""
+    devices = int(SPECS[wildcards.variant].training.get("devices", 1))
+    return devices if devices > 1 else resource("train", "gpu", 1)
+
+
 rule train:
     input:
         unpack(reports_from_model),
@@ -49,7 +55,7 @@ rule train:
         ENV
     threads: resource("train", "threads", 1)
     resources:
-        gpu=resource("train", "gpu", 1),
+        gpu=train_gpus,
         mem_mb=resource("train", "mem_mb", 8000),
         runtime=resource("train", "runtime", 240),
     params:
