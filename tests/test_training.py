@@ -290,6 +290,7 @@ def _resume_and_compare(reference: mf.Run, data: mf.SynthData, ckpt: Path, out: 
     assert not any(ckpt.rglob("state.safetensors")), "checkpoints should be removed after a finished run"
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_resume_after_interruption_equals_uninterrupted_run(reference, data, tmp_path):
     v = mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS)
     ckpt, out = tmp_path / "ckpt", tmp_path / "model"
@@ -339,6 +340,7 @@ mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS), data, Path({out!r}), 
 """
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_resume_after_sigkill_equals_uninterrupted_run(reference, data, tmp_path):
     """A real kill (SIGKILL in a child process, no exception handling) after epoch 2, then a rerun here."""
     ckpt, out = tmp_path / "ckpt", tmp_path / "model"
@@ -355,6 +357,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(reference, data, tmp_path
 
 
 # --------------------------------------------------------------------------- determinism
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_same_seed_gives_identical_predictions(reference, data, tmp_path):
     mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS), data, tmp_path / "again")
     _assert_same_weights(reference.model_dir, tmp_path / "again")
@@ -362,6 +365,7 @@ def test_same_seed_gives_identical_predictions(reference, data, tmp_path):
     pd.testing.assert_frame_equal(again, reference.predictions, check_exact=True)
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_other_seed_gives_other_predictions(reference, data, tmp_path):
     """Control for the test above: the seed does reach the model."""
     mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS, seed=1), data, tmp_path / "seed1")
@@ -396,6 +400,7 @@ def _nonsense(manifest: pd.DataFrame, ids: set[str]) -> pd.DataFrame:
     return out
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_held_out_reports_do_not_leak(reference, data, tmp_path):
     held_out = set(data.part(mf.FOLD, "test")["image_id"])
     modified = _nonsense(data.manifest, held_out)
@@ -404,6 +409,7 @@ def test_held_out_reports_do_not_leak(reference, data, tmp_path):
     pd.testing.assert_frame_equal(preds, reference.predictions, check_exact=True)
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_training_reports_do_reach_the_model(reference, data, tmp_path):
     """Control for the leakage test: the same edit on the inner-training reports changes the predictions."""
     train_ids = set(data.part(mf.FOLD, "train")["image_id"])
