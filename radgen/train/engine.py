@@ -144,6 +144,27 @@ def _restore_best(run: Run, ckpt: Path | None, best: dict) -> None:
         run.model.text_encoder.requires_grad_(True)
 
 
+def _write_outputs(
+    run: Run, state: dict[str, Any], out: Path, previous_seconds: float, clock0: float
+) -> dict[str, Any]:
+    """The model directory (model, train_log.csv, summary.json with where the job's time went: this session since
+    `clock0` plus `previous_seconds` of killed sessions)."""
+    summary = build_summary(run, state)
+    run.model.metadata.update(
+        {
+            "best_epoch": summary["best_epoch"],
+            "class_weights": summary["class_weights"],
+            **run.priors.as_dict(),
+        }
+    )
+    with run.sw("checkpointing"):
+        staged = stage_output(out, run.model, state["log"])
+    # seconds per part of this job (all sessions) up to here, `other` the rest of it
+    summary["time_breakdown_s"] = run.sw.breakdown(previous_seconds + time.perf_counter() - clock0)
+    commit_output(staged, out, summary)
+    return summary
+
+
 def train_fold(
     variant: dict[str, Any],
     *,
@@ -209,19 +230,7 @@ def train_fold(
     if not dist.main:  # rank 0 alone writes the outputs
         return {"epochs_run": int(state["epoch"]), "rank": dist.rank}
     _restore_best(run, ckpt, best)
-    summary = build_summary(run, state)
-    run.model.metadata.update(
-        {
-            "best_epoch": summary["best_epoch"],
-            "class_weights": summary["class_weights"],
-            **run.priors.as_dict(),
-        }
-    )
-    with sw("checkpointing"):
-        staged = stage_output(Path(output_dir), run.model, state["log"])
-    # seconds per part of this job (all sessions) up to here, `other` the rest of it
-    summary["time_breakdown_s"] = sw.breakdown(previous_seconds + time.perf_counter() - clock0)
-    commit_output(staged, Path(output_dir), summary)
+    summary = _write_outputs(run, state, Path(output_dir), previous_seconds, clock0)
     if ckpt is not None and not keep_checkpoints:
         shutil.rmtree(ckpt, ignore_errors=True)
     return summary
