@@ -18,9 +18,11 @@ SyncBatchNorm runs on GPUs only, so on CPU BatchNorm statistics stay per process
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -159,7 +161,12 @@ def launch(variant: dict[str, Any], devices: int, kwargs: dict[str, Any]) -> dic
         spec.write_text(json.dumps({"variant": variant, "kwargs": _portable(kwargs, Path(tmp))}, default=str))
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={devices}"]
         env = {**os.environ, "OMP_NUM_THREADS": str(kwargs.get("threads") or 1)}
-        done = subprocess.run([*cmd, "-m", "radgen.train.ddp_worker", str(spec)], env=env, check=False)
+        done = subprocess.run(
+            [*cmd, "-m", "radgen.train.ddp_worker", str(spec)],
+            env=env,
+            check=False,
+            preexec_fn=die_with_parent,
+        )
     if done.returncode != 0:
         raise RuntimeError(
             f"distributed training ({devices} processes) failed with exit code {done.returncode}"
@@ -167,9 +174,24 @@ def launch(variant: dict[str, Any], devices: int, kwargs: dict[str, Any]) -> dic
     return json.loads((out / "summary.json").read_text())
 
 
+def die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG).
+
+    torchrun starts its workers in new sessions, so a job killed with SIGKILL (a scheduler, the OOM killer) would
+    otherwise leave its launcher's workers training on, and writing outputs, as orphans. Set in the launcher
+    (before exec) and in each worker, a kill of the job takes all its processes with it.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 def worker(spec_path: str) -> None:
     """One torchrun worker: join the process group (NCCL with CUDA, else gloo) and train this rank's share."""
     from radgen.train.engine import train_fold
+
+    die_with_parent()
+    if os.getppid() == 1:  # the launcher died before the line above
+        raise SystemExit("radgen DDP worker: the torchrun launcher is gone")
 
     spec = json.loads(Path(spec_path).read_text())
     cuda = spec["variant"]["training"].get("device", "auto") != "cpu" and torch.cuda.is_available()
