@@ -43,7 +43,7 @@ from radgen.train.optim import current_lrs, steps_per_epoch
 from radgen.train.output import build_summary, commit_output, log_row, stage_output
 from radgen.train.priors import tag_logit_adjustment
 from radgen.train.resume import epoch_seed
-from radgen.train.setup import Run, prepare_run, tokenise_ground_truth
+from radgen.train.setup import Run, prepare_run, run_device, tokenise_ground_truth
 from radgen.train.textmix import epoch_text_mix, reader_texts
 from radgen.train.timing import Stopwatch
 
@@ -197,6 +197,7 @@ def train_fold(
     - training.require_gpu: fail at once without CUDA instead of falling back to CPU.
     """
     devices, dist = int(variant["training"].get("devices", 1)), Dist.current()
+    device = run_device(variant["training"])
     if devices > 1 and dist.world == 1:  # launch `devices` workers, each of which comes back here
         kwargs = dict(locals())
         return launch(variant, devices, {k: kwargs[k] for k in LAUNCH_ARGS})
@@ -205,7 +206,7 @@ def train_fold(
     with sw("setup"):
         data = FoldData(manifest, folds, cache, cache_index, fold)
         size = int(image_size or data.image_size)
-        run = prepare_run(variant, data, fold, size, sw, pretrained_manifest, dist)
+        run = prepare_run(variant, data, fold, size, sw, pretrained_manifest, device, dist)
     run.texts = reader_texts(run.model, variant, data, reports_model_dir, run.device, sw, dist)
     tokenise_ground_truth(run)
     ckpt = resume.checkpoint_dir_for(

@@ -139,6 +139,13 @@ def set_decision_offsets(model: RadGenModel, labels: np.ndarray, training: dict[
     return priors
 
 
+def run_device(training: dict[str, Any]) -> torch.device:
+    """training.device resolved; fails at once without CUDA when training.require_gpu (before any data is read)."""
+    return resolve_device(
+        training.get("device", "auto"), require_gpu=bool(training.get("require_gpu", False))
+    )
+
+
 def prepare_run(
     variant: dict[str, Any],
     data: FoldData,
@@ -146,13 +153,11 @@ def prepare_run(
     size: int,
     sw: Stopwatch,
     pretrained_manifest: Any,
+    device: torch.device,
     dist: Dist | None = None,
 ) -> Run:
-    """Device, model, optimiser, schedule, scaler, class weights, priors, EMA and generators of one run."""
+    """Model, optimiser, schedule, scaler, class weights, priors, EMA and generators of one run on `device`."""
     training, dist = dict(variant["training"]), dist or Dist()
-    device = resolve_device(
-        training.get("device", "auto"), require_gpu=bool(training.get("require_gpu", False))
-    )
     if dist.world > 1 and device.type == "cuda" and device.index is None:  # DDP needs the rank's device
         device = torch.device("cuda", torch.cuda.current_device())
     amp = training.get("amp", "none") if device.type == "cuda" else "none"
