@@ -57,6 +57,12 @@ def resource(stage, key, default):
     return config.get("resources", {}).get(stage, {}).get(key, default)
 
 
+def train_gpus(wildcards):
+    """GPUs of one training job: training.devices (its DDP processes) when above 1, else resources.train.gpu."""
+    devices = int(SPECS[wildcards.variant].training.get("devices", 1))
+    return devices if devices > 1 else resource("train", "gpu", 1)
+
+
 def all_fold_files(pattern):
     return expand(pattern, variant=VARIANTS, fold=FOLDS)
 

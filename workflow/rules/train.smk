@@ -30,12 +30,6 @@ rule fetch_pretrained:
         "../../scripts/fetch_pretrained.py"
 
 
-def train_gpus(wildcards):
-    """GPUs of one training job: training.devices (its DDP processes) when above 1, else resources.train.gpu."""
-    devices = int(SPECS[wildcards.variant].training.get("devices", 1))
-    return devices if devices > 1 else resource("train", "gpu", 1)
-
-
 rule train:
     input:
         unpack(reports_from_model),
