@@ -14,8 +14,10 @@ Determinism and resume: every epoch's randomness (sampler, augmentation, dropout
 from (seed, epoch), and the checkpoint written after each epoch holds model, optimizer, scheduler, scaler,
 RNG and early-stopping state; a rerun after a kill resumes from it and ends bit-for-bit equal on CPU.
 
-Units: radgen.train.setup (the run's objects), optim (optimiser, schedule), ema, textmix (which text is read),
-loss, loop (epoch, validation), resume (checkpoint key and state), output (log, summary, model directory).
+Units: radgen.train.setup (the run's objects), optim (optimiser, transformers' schedule), ema (timm's
+ModelEmaV3), textmix (which text is read), tokens (fixed texts tokenised once), loss (the one loss function),
+loop (epoch, validation), resume (checkpoint key and state), output (log, summary, model directory), distributed
+(`training.devices` > 1: DistributedDataParallel workers launched with torchrun).
 Time: summary.json's `time_breakdown_s` says where the job's wall time went (radgen.train.timing).
 """
 
