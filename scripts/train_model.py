@@ -2,18 +2,27 @@
 
 input: manifest, folds, cache, cache_index, pretrained (fetch_pretrained's manifest), [reports_model];
 output: model (directory); params: variant (resolved variant_config), checkpoint_dir; threads; log.
-On CUDA the job claims a free GPU for its whole life (radgen.runtime.job_device).
+On CUDA the job claims a free GPU for its whole life (radgen.runtime.job_device); with training.devices > 1 it
+runs that many DDP processes on the GPUs it was given (CUDA_VISIBLE_DEVICES, e.g. from SLURM), claiming none.
 """
 
+import contextlib
+
 from radgen.runlog import job_log
-from radgen.runtime import job_device
+from radgen.runtime import job_device, resolve_device
 from radgen.train import train_fold
 
 with job_log(snakemake):  # noqa: F821 - injected by Snakemake
     smk = snakemake  # noqa: F821
     inputs = dict(smk.input.items())
     training = smk.params.variant["training"]
-    with job_device(training.get("device", "auto"), require_gpu=bool(training.get("require_gpu", False))):
+    device, require_gpu = training.get("device", "auto"), bool(training.get("require_gpu", False))
+    if int(training.get("devices", 1)) > 1:
+        resolve_device(device, require_gpu=require_gpu)  # fail fast without CUDA when a GPU is required
+        held = contextlib.nullcontext()
+    else:
+        held = job_device(device, require_gpu=require_gpu)
+    with held:
         train_fold(
             smk.params.variant,
             manifest=inputs["manifest"],

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 import radgen.train.engine as engine
+import radgen.train.setup as setup
+import radgen.train.textmix as textmix
 from radgen.constants import CLASSES, PREDICTION_COLUMNS
 from radgen.train import class_weights
 
@@ -57,7 +59,7 @@ class Spied:
 def spied_train(v: dict, data: mf.SynthData, out: Path) -> Spied:
     record = Spied(summary={}, out=out)
     live: dict[str, torch.nn.Module] = {}
-    real_build, real_ce, real_multinomial = engine.build_model, F.cross_entropy, torch.multinomial
+    real_build, real_ce, real_multinomial = setup.build_model, F.cross_entropy, torch.multinomial
 
     def snapshot() -> dict[str, torch.Tensor]:
         return {k: p.detach().clone() for k, p in live["model"].named_parameters()}
@@ -78,7 +80,7 @@ def spied_train(v: dict, data: mf.SynthData, out: Path) -> Spied:
         return real_multinomial(weights, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(engine, "build_model", build)
+        mp.setattr(setup, "build_model", build)
         mp.setattr(F, "cross_entropy", ce)
         mp.setattr(torch, "multinomial", multinomial)
         record.summary = mf.train(
@@ -290,6 +292,7 @@ def _resume_and_compare(reference: mf.Run, data: mf.SynthData, ckpt: Path, out: 
     assert not any(ckpt.rglob("state.safetensors")), "checkpoints should be removed after a finished run"
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_resume_after_interruption_equals_uninterrupted_run(reference, data, tmp_path):
     v = mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS)
     ckpt, out = tmp_path / "ckpt", tmp_path / "model"
@@ -301,7 +304,6 @@ def test_resume_after_interruption_equals_uninterrupted_run(reference, data, tmp
     _resume_and_compare(reference, data, ckpt, out)
 
 
-@pytest.mark.slow
 def test_checkpoint_of_another_config_is_not_resumed(data, tmp_path):
     """Checkpoints are keyed by config and data: a changed config starts afresh instead of resuming stale state."""
     ckpt = tmp_path / "ckpt"
@@ -340,6 +342,7 @@ mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS), data, Path({out!r}), 
 """
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_resume_after_sigkill_equals_uninterrupted_run(reference, data, tmp_path):
     """A real kill (SIGKILL in a child process, no exception handling) after epoch 2, then a rerun here."""
     ckpt, out = tmp_path / "ckpt", tmp_path / "model"
@@ -356,6 +359,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(reference, data, tmp_path
 
 
 # --------------------------------------------------------------------------- determinism
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_same_seed_gives_identical_predictions(reference, data, tmp_path):
     mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS), data, tmp_path / "again")
     _assert_same_weights(reference.model_dir, tmp_path / "again")
@@ -363,6 +367,7 @@ def test_same_seed_gives_identical_predictions(reference, data, tmp_path):
     pd.testing.assert_frame_equal(again, reference.predictions, check_exact=True)
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_other_seed_gives_other_predictions(reference, data, tmp_path):
     """Control for the test above: the seed does reach the model."""
     mf.train(mf.variant("radgen", epochs=mf.REFERENCE_EPOCHS, seed=1), data, tmp_path / "seed1")
@@ -397,6 +402,7 @@ def _nonsense(manifest: pd.DataFrame, ids: set[str]) -> pd.DataFrame:
     return out
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_held_out_reports_do_not_leak(reference, data, tmp_path):
     held_out = set(data.part(mf.FOLD, "test")["image_id"])
     modified = _nonsense(data.manifest, held_out)
@@ -405,6 +411,7 @@ def test_held_out_reports_do_not_leak(reference, data, tmp_path):
     pd.testing.assert_frame_equal(preds, reference.predictions, check_exact=True)
 
 
+@pytest.mark.slow  # > 3 s on 2 busy cores (issue 12: make test-fast)
 def test_training_reports_do_reach_the_model(reference, data, tmp_path):
     """Control for the leakage test: the same edit on the inner-training reports changes the predictions."""
     train_ids = set(data.part(mf.FOLD, "train")["image_id"])
@@ -419,20 +426,28 @@ def test_training_reports_do_reach_the_model(reference, data, tmp_path):
 
 
 # --------------------------------------------------------------------------- the text readers' protocol
-def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) -> tuple[list[str], list[int]]:
-    """Every text the text branch tokenised during training, and which splits were asked of reports_from."""
-    from radgen.models import RadGenProcessor
+def _texts_read_in_training(
+    v: dict, data: mf.SynthData, out: Path, **kwargs
+) -> tuple[list[str], list[int], list[dict[int, str]]]:
+    """Every text the text branch tokenised during training, which splits were asked of reports_from, and each
+    epoch's generated texts (training-sample index → text)."""
+    from radgen.models.processing import RadGenProcessor
 
     seen: list[str] = []
     asked: list[int] = []
-    real_tokenize = RadGenProcessor.tokenize_text
+    mixes: list[dict[int, str]] = []
+    real_tokenize, real_draw = RadGenProcessor.tokenize_text, textmix.epoch_generated
 
     def tokenize(self, reports, device=None):
         seen.extend(reports)
         return real_tokenize(self, reports, device)
 
+    def draw(*args, **kw):
+        mixes.append(real_draw(*args, **kw))
+        return mixes[-1]
+
     source = object()  # the reports_from model, replaced by a marker
-    real_generate = engine.generate_for
+    real_generate = textmix.generate_for
 
     def fake_generate(model, fold_data, split, device):
         if model is not source:
@@ -442,34 +457,68 @@ def _texts_read_in_training(v: dict, data: mf.SynthData, out: Path, **kwargs) ->
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(RadGenProcessor, "tokenize_text", tokenize)
-        mp.setattr(engine, "load_reports_source", lambda model_dir, device: source)
-        mp.setattr(engine, "generate_for", fake_generate)
+        mp.setattr(textmix, "load_reports_source", lambda model_dir, device: source)
+        mp.setattr(textmix, "generate_for", fake_generate)
+        mp.setattr(textmix, "epoch_generated", draw)
         mf.train(v, data, out, **kwargs)
-    return seen, asked
+    return seen, asked, mixes
 
 
 def test_text_baselines_train_on_the_same_text_mix_as_radgen(data, tmp_path):
     """report_only reads the source generator's reports for the generated share of its training texts."""
+    from radgen.data.folddata import FoldData
+
     v = mf.variant("report_only", epochs=2, augment=False)
     fraction = v["training"]["generated_report_fraction"]
     assert 0 < fraction < 1
-    seen, asked = _texts_read_in_training(v, data, tmp_path / "m", reports_model_dir=tmp_path / "source")
-    train_ids = list(data.part(mf.FOLD, "train")["image_id"])
-    assert sorted(asked) == sorted([len(train_ids), len(data.part(mf.FOLD, "val"))])
-    gt = set(data.part(mf.FOLD, "train")["report"])
-    generated = [t for t in seen if t.startswith("GENERATED ")]
-    assert {t.split(" ", 1)[1] for t in generated} <= set(data.manifest["image_id"])
-    share = len([t for t in generated if t.split(" ", 1)[1] in set(train_ids)]) / max(
-        1, len([t for t in seen if t in gt or t.startswith("GENERATED ")])
+    seen, asked, mixes = _texts_read_in_training(
+        v, data, tmp_path / "m", reports_model_dir=tmp_path / "source"
     )
-    assert abs(share - fraction) < 0.2, f"generated share {share:.2f}, configured {fraction}"
-    assert any(t in gt for t in seen), "the ground-truth share is missing"
+    train_ids = FoldData(**data.kwargs(), fold=mf.FOLD).train.image_ids
+    assert sorted(asked) == sorted([len(train_ids), len(data.part(mf.FOLD, "val"))])
+    assert len(mixes) == 2  # drawn anew each epoch (text_mix_every: 1)
+    for mix in mixes:
+        # each chosen training sample reads the source's report of ITS image, for about `fraction` of them
+        assert all(text == f"GENERATED {train_ids[i]}" for i, text in mix.items())
+        assert abs(len(mix) / len(train_ids) - fraction) < 0.2, (len(mix), len(train_ids), fraction)
+        assert set(mix.values()) <= set(seen), "generated texts must reach the text encoder"
+    assert mixes[0].keys() != mixes[1].keys()
+    gt = set(data.part(mf.FOLD, "train")["report"])
+    assert gt <= set(seen), "the ground-truth share is missing"
+
+
+def test_text_mix_every_reuses_the_mix_between_draws(data, tmp_path):
+    """text_mix_every: 2 draws the mix at epochs 0 and 2 only; a resumed run reuses the checkpointed mix."""
+    v = mf.variant("report_only", epochs=3, augment=False, text_mix_every=2)
+    _, _, mixes = _texts_read_in_training(v, data, tmp_path / "m", reports_model_dir=tmp_path / "source")
+    assert len(mixes) == 2
+    log = read_log(tmp_path / "m")
+    assert log["generated_text_fraction"].iloc[1] == log["generated_text_fraction"].iloc[0]
+    # killed after epoch 0, the rerun resumes at epoch 1 with epoch 0's mix and draws again at epoch 2 only
+    (tmp_path / "source").mkdir()
+    (tmp_path / "source" / "model.safetensors").write_bytes(b"stands for the reports_from weights")
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(SimulatedKill):
+        _texts_read_in_training(
+            v,
+            data,
+            tmp_path / "r",
+            reports_model_dir=tmp_path / "source",
+            checkpoint_dir=ckpt,
+            epoch_callback=_kill_after(0),
+        )
+    _, _, resumed = _texts_read_in_training(
+        v, data, tmp_path / "r", reports_model_dir=tmp_path / "source", checkpoint_dir=ckpt
+    )
+    assert resumed == mixes[1:]
+    _assert_same_weights(tmp_path / "m", tmp_path / "r")
 
 
 def test_oracle_reads_ground_truth_only(data, tmp_path):
     cfg = mf.tiny_config()
     v = mf.variant("oracle_report_only", cfg, epochs=1)
     assert v["reports_from"] == "ground_truth"
-    seen, asked = _texts_read_in_training(v, data, tmp_path / "m")
+    seen, asked, mixes = _texts_read_in_training(v, data, tmp_path / "m")
     assert asked == [] and not any(t.startswith("GENERATED ") for t in seen)
+    assert all(mix == {} for mix in mixes)
     assert set(seen) <= set(data.manifest["report"])

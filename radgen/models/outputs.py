@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from transformers.utils import ModelOutput
 
 from radgen.models.fusion import Fusion, FusionOutput
+from radgen.models.losses import ShardNorm, batch_mean, cross_entropy
 from radgen.models.report_generator import GeneratorOutput
 
 
@@ -49,16 +49,17 @@ def training_loss(
     labels: torch.Tensor,
     class_weight: torch.Tensor | None,
     weights: LossWeights,
+    shard: ShardNorm | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(loss, loss_cls, loss_report) exactly as training has always computed them.
 
     The tagger learns from the batches as sampled (unweighted CE); its prior is corrected at decision time by
     its logit_adjust. Late fusion's class loss is the mean of its branches' (Fusion.loss).
     """
-    loss_cls = fusion.loss(fused, labels, class_weight)
+    loss_cls = fusion.loss(fused, labels, class_weight, shard)
     if generated.tag_logits is not None:
-        loss_cls = loss_cls + weights.tag * F.cross_entropy(generated.tag_logits.float(), labels)
+        loss_cls = loss_cls + weights.tag * cross_entropy(generated.tag_logits, labels, shard=shard)
     if generated.report_loss is None:
         return loss_cls, loss_cls, None
-    loss_report = generated.report_loss.float().mean()
+    loss_report = batch_mean(generated.report_loss, shard)
     return loss_cls + weights.report * loss_report, loss_cls, loss_report

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from radgen.models.configuration import RadGenConfig
 from radgen.models.fusion import build_fusion
 from radgen.models.image_encoder import ImageEncoder
+from radgen.models.losses import ShardNorm
 from radgen.models.outputs import LossWeights, RadGenOutput, training_loss
 from radgen.models.pretrained import configure_transformers_logging
 from radgen.models.processing import RadGenProcessor
@@ -138,11 +139,13 @@ class RadGenModel(nn.Module):
         tag_targets: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         class_weight: torch.Tensor | None = None,
+        shard: ShardNorm | None = None,
     ) -> RadGenOutput:
         """images float [B,1,S,S] in [0,1]; text from processor.tokenize_text; report_labels from
         processor.tokenize_reports; tag_targets [B] (training, optional): the class given to the generator instead
         of the tagger's choice, -1 = the tagger's ("tag forcing"). With `labels` [B] the output carries the loss
-        (class_weight [C]: weights of the class cross-entropy). Fields: RadGenOutput.
+        (class_weight [C]: weights of the class cross-entropy; shard: this process's share of a global batch under
+        DDP, radgen.models.losses). Fields: RadGenOutput.
         """
         z_img = tokens = text_tokens = mask = None
         generated = GeneratorOutput()
@@ -158,7 +161,7 @@ class RadGenModel(nn.Module):
         loss = loss_cls = loss_report = None
         if labels is not None:
             loss, loss_cls, loss_report = training_loss(
-                self.fusion, fused, generated, labels, class_weight, self.loss_weights
+                self.fusion, fused, generated, labels, class_weight, self.loss_weights, shard
             )
         return RadGenOutput(
             loss=loss,

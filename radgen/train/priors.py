@@ -66,3 +66,22 @@ def prior_adjustment(train_labels: np.ndarray, sampler_weighting: bool, loss_wei
     """Offsets b [C] to add to the classifier's logits: softmax(logits + b) estimates p(y|x) under the natural
     prior of the training part. See `training_priors` for the derivation; no weighting gives b = 0."""
     return training_priors(train_labels, sampler_weighting, loss_weighting).offset
+
+
+def tag_logit_adjustment(labels: np.ndarray, prior: str, weighting: bool) -> np.ndarray:
+    """Offsets added to the tagger's logits before its argmax picks the generator's control token.
+
+    The tagger learns from the batches as sampled: class-balanced when `weighting` (weighted sampler), natural
+    frequencies otherwise. `balanced` decides as if the classes were equally likely (what class weighting aims
+    at; the tags, and so the reports, keep their sensitivity for the rare classes, which text-reading
+    classifiers rank by); `natural` decides under the training frequencies (logit adjustment, Menon et al.,
+    2021: more reports name the majority class, fewer name the rare ones).
+    """
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+    log_natural = np.log(np.maximum(counts, 0.5) / counts.sum())
+    log_uniform = np.full(len(CLASSES), np.log(1.0 / len(CLASSES)))
+    sampled = log_uniform if weighting else log_natural
+    target = {"balanced": log_uniform, "natural": log_natural}.get(prior)
+    if target is None:
+        raise ValueError(f"training.tag_prior must be 'balanced' or 'natural', got {prior!r}")
+    return target - sampled

@@ -5,8 +5,10 @@ the outer one, so the parts never count a second twice and `breakdown(total)` ca
 `other` (parts + other == total).
 
 Caveat on CUDA: kernels run asynchronously, so a section's time is the host's time until the next point that
-waits for the device. The training step ends in `float(loss.detach())`, which waits for that step's kernels, so
-forward/backward/optimiser work lands in its own section; no synchronisation is added for the sake of timing.
+waits for the device. The training step does not wait (its losses are summed on the device, read once per
+epoch), so part of a step's GPU time is booked to the next section that waits: the next batch's host-to-device
+copy (data_and_augmentation) or the epoch's validation. No synchronisation is added for the sake of timing; on
+CPU the sections are exact.
 """
 
 from __future__ import annotations

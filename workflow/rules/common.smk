@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from radgen.config import ConfigError, validate_config
-from radgen.job_resources import job_resources
+from radgen.job_resources import gpu_request, job_resources
 from radgen.variants import variant_set
 
 try:
@@ -61,6 +61,22 @@ def resource(stage, key, default):
 def rule_resources(stage, gpus=None):
     """mem_mb, runtime, partition, account and GPU request of a stage's jobs: the config is their one source."""
     return job_resources(config.get("resources", {}), stage, gpus)
+
+
+def train_gpus(wildcards):
+    """GPUs of one training job: training.devices (its DDP processes) when above 1, else resources.train.gpu."""
+    devices = int(SPECS[wildcards.variant].training.get("devices", 1))
+    return devices if devices > 1 else resource("train", "gpu", 1)
+
+
+def train_resources():
+    """rule_resources("train") with the GPU request a function of the variant (training.devices)."""
+    slurm = config.get("resources", {}).get("slurm", {})
+    per_job = {
+        key: (lambda wildcards, key=key: gpu_request(slurm, train_gpus(wildcards))[key])
+        for key in gpu_request(slurm, resource("train", "gpu", 1))
+    }
+    return {**rule_resources("train", gpus=0), **per_job}
 
 
 def all_fold_files(pattern):

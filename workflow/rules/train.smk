@@ -51,7 +51,7 @@ rule train:
         ENV
     threads: resource("train", "threads", 1)
     resources:
-        **rule_resources("train", gpus=resource("train", "gpu", 1)),
+        **train_resources(),
     params:
         variant=lambda wc: SPECS[wc.variant].train_params(),
         checkpoint_dir="results/checkpoints/{variant}/fold{fold}",

@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from radgen.models.fusion.blocks import ClassifierHead, ConcatBlock, CrossAttentionBlock, Gate, masked_mean
+from radgen.models.losses import ShardNorm, cross_entropy
 
 
 @dataclass
@@ -38,9 +39,13 @@ class Fusion(nn.Module):
     """Base: one head on the fused vector; class-weighted cross-entropy on the final logits."""
 
     def loss(
-        self, out: FusionOutput, labels: torch.Tensor, class_weight: torch.Tensor | None = None
+        self,
+        out: FusionOutput,
+        labels: torch.Tensor,
+        class_weight: torch.Tensor | None = None,
+        shard: ShardNorm | None = None,
     ) -> torch.Tensor:
-        return F.cross_entropy(out.logits.float(), labels, weight=class_weight)
+        return cross_entropy(out.logits, labels, class_weight, shard)
 
 
 class SingleBranch(Fusion):
@@ -93,10 +98,14 @@ class LateFusion(Fusion):
         return FusionOutput(log_mean, branch_logits=branches)
 
     def loss(
-        self, out: FusionOutput, labels: torch.Tensor, class_weight: torch.Tensor | None = None
+        self,
+        out: FusionOutput,
+        labels: torch.Tensor,
+        class_weight: torch.Tensor | None = None,
+        shard: ShardNorm | None = None,
     ) -> torch.Tensor:
         """Each branch learns on its own (the mean of their cross-entropies), not through the averaged logits."""
-        per_branch = [F.cross_entropy(b.float(), labels, weight=class_weight) for b in out.branch_logits]
+        per_branch = [cross_entropy(b, labels, class_weight, shard) for b in out.branch_logits]
         return torch.stack(per_branch).mean()
 
 
