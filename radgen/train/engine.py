@@ -45,7 +45,7 @@ from radgen.train.optim import current_lrs, steps_per_epoch
 from radgen.train.output import build_summary, commit_output, log_row, stage_output
 from radgen.train.priors import tag_logit_adjustment
 from radgen.train.resume import epoch_seed
-from radgen.train.setup import Run, prepare_run, run_device, tokenise_ground_truth
+from radgen.train.setup import Run, prepare_run, pretrained_sources, run_device, tokenise_ground_truth
 from radgen.train.textmix import epoch_text_mix, reader_texts
 from radgen.train.timing import Stopwatch
 
@@ -203,12 +203,13 @@ def train_fold(
     if devices > 1 and dist.world == 1:  # launch `devices` workers, each of which comes back here
         kwargs = dict(locals())
         return launch(variant, devices, {k: kwargs[k] for k in LAUNCH_ARGS})
+    sources = pretrained_sources(variant, pretrained_manifest)  # a part fetch_pretrained lacks: fail now
     wall0, clock0, sw = time.time(), time.perf_counter(), Stopwatch()
     set_determinism(threads)
     with sw("setup"):
         data = FoldData(manifest, folds, cache, cache_index, fold)
         size = int(image_size or data.image_size)
-        run = prepare_run(variant, data, fold, size, sw, pretrained_manifest, device, dist)
+        run = prepare_run(variant, data, fold, size, sw, sources, device, dist)
     run.texts = reader_texts(run.model, variant, data, reports_model_dir, run.device, sw, dist)
     tokenise_ground_truth(run)
     ckpt = resume.checkpoint_dir_for(

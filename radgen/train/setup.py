@@ -100,15 +100,11 @@ def make_model(
     fold: int,
     size: int,
     device: torch.device,
-    pretrained_manifest: Any,
+    sources: dict[str, str] | None,
 ) -> RadGenModel:
-    """The variant's model on `device`, its metadata and tokenizers from the fold's training part."""
+    """The variant's model on `device`, its metadata and tokenizers from the fold's training part; `sources`:
+    pretrained_sources(...) (None: pretrained parts load from their configured names)."""
     model_cfg, name = variant["model"], variant.get("name", "model")
-    sources = (
-        resolve_sources(model_cfg, load_manifest(pretrained_manifest), str(pretrained_manifest))
-        if pretrained_manifest is not None
-        else None
-    )
     metadata = {
         "variant": name,
         "label": variant.get("label", name),
@@ -139,6 +135,14 @@ def set_decision_offsets(model: RadGenModel, labels: np.ndarray, training: dict[
     return priors
 
 
+def pretrained_sources(variant: dict[str, Any], pretrained_manifest: Any) -> dict[str, str] | None:
+    """The local paths fetch_pretrained wrote for the variant's pretrained parts (None without a manifest);
+    fails on a part the manifest lacks, before any data is read."""
+    if pretrained_manifest is None:
+        return None
+    return resolve_sources(variant["model"], load_manifest(pretrained_manifest), str(pretrained_manifest))
+
+
 def run_device(training: dict[str, Any]) -> torch.device:
     """training.device resolved; fails at once without CUDA when training.require_gpu (before any data is read)."""
     return resolve_device(
@@ -152,7 +156,7 @@ def prepare_run(
     fold: int,
     size: int,
     sw: Stopwatch,
-    pretrained_manifest: Any,
+    sources: dict[str, str] | None,
     device: torch.device,
     dist: Dist | None = None,
 ) -> Run:
@@ -165,7 +169,7 @@ def prepare_run(
     torch.manual_seed(seed)
     np.random.seed(seed % (2**32))
     with sw("setup"):
-        model = make_model(variant, data, fold, size, device, pretrained_manifest)
+        model = make_model(variant, data, fold, size, device, sources)
         if dist.world > 1:
             model = sync_batchnorm(model, device)
     optimizer = build_optimizer(model, training)

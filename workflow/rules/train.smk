@@ -4,9 +4,17 @@ from dataclasses import asdict
 
 from radgen.pretrained_fetch import components_of
 
-# Code both stages run (fold data, image conversion, the batched model loop). radgen/inference.py is read by
+# Code both stages run (fold data, image conversion, the batched model loop, the variant spec, the pretrained-model
+# manifest; radgen/devices.py only picks a GPU and is left out). radgen/inference.py is read by
 # prediction only, so editing it reruns prediction jobs and no training job.
-RUNTIME_CODE = ("runtime.py", "data/folddata.py", "data/images.py")
+RUNTIME_CODE = (
+    "runtime.py",
+    "data/folddata.py",
+    "data/images.py",
+    "variants.py",
+    "constants.py",
+    "pretrained_fetch.py",
+)
 PRETRAINED_DIR = config["pretrained"]["dir"]
 PRETRAINED_MANIFEST = f"{PRETRAINED_DIR}/manifest.json"
 

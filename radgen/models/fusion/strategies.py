@@ -36,7 +36,11 @@ def _head(in_dim: int, head_cfg: dict[str, Any], n_classes: int) -> ClassifierHe
 
 
 class Fusion(nn.Module):
-    """Base: one head on the fused vector; class-weighted cross-entropy on the final logits."""
+    """Base: one head on the fused vector; class-weighted cross-entropy on the logits that learn (`trained`)."""
+
+    def trained(self, out: FusionOutput) -> list[torch.Tensor]:
+        """The logits the class loss is taken on: the final ones (late fusion: each branch's)."""
+        return [out.logits]
 
     def loss(
         self,
@@ -45,17 +49,25 @@ class Fusion(nn.Module):
         class_weight: torch.Tensor | None = None,
         shard: ShardNorm | None = None,
     ) -> torch.Tensor:
-        return cross_entropy(out.logits, labels, class_weight, shard)
+        """Mean of the cross-entropies of `trained(out)` (one term except for late fusion)."""
+        terms = [cross_entropy(logits, labels, class_weight, shard) for logits in self.trained(out)]
+        return terms[0] if len(terms) == 1 else torch.stack(terms).mean()
 
 
-class SingleBranch(Fusion):
-    """`none`: no fusion; the head reads whichever branch the model has (z_img, or the pooled text)."""
+class OneHead(Fusion):
+    """A strategy whose single head reads `head_inputs` vectors of width dim side by side."""
+
+    head_inputs = 1
 
     def __init__(
         self, dim: int, fusion_cfg: dict[str, Any], head_cfg: dict[str, Any], n_classes: int
     ) -> None:
         super().__init__()
-        self.head = _head(dim, head_cfg, n_classes)
+        self.head = _head(self.head_inputs * dim, head_cfg, n_classes)
+
+
+class SingleBranch(OneHead):
+    """`none`: no fusion; the head reads whichever branch the model has (z_img, or the pooled text)."""
 
     def forward(
         self, z_img: torch.Tensor | None, text_tokens: torch.Tensor | None, text_mask: torch.Tensor | None
@@ -63,14 +75,10 @@ class SingleBranch(Fusion):
         return FusionOutput(self.head(z_img if z_img is not None else masked_mean(text_tokens, text_mask)))
 
 
-class EarlyFusion(Fusion):
+class EarlyFusion(OneHead):
     """`early`: the head reads [z_img; pooled text]."""
 
-    def __init__(
-        self, dim: int, fusion_cfg: dict[str, Any], head_cfg: dict[str, Any], n_classes: int
-    ) -> None:
-        super().__init__()
-        self.head = _head(2 * dim, head_cfg, n_classes)
+    head_inputs = 2
 
     def forward(
         self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor
@@ -97,16 +105,9 @@ class LateFusion(Fusion):
         )
         return FusionOutput(log_mean, branch_logits=branches)
 
-    def loss(
-        self,
-        out: FusionOutput,
-        labels: torch.Tensor,
-        class_weight: torch.Tensor | None = None,
-        shard: ShardNorm | None = None,
-    ) -> torch.Tensor:
+    def trained(self, out: FusionOutput) -> list[torch.Tensor]:
         """Each branch learns on its own (the mean of their cross-entropies), not through the averaged logits."""
-        per_branch = [cross_entropy(b, labels, class_weight, shard) for b in out.branch_logits]
-        return torch.stack(per_branch).mean()
+        return list(out.branch_logits)
 
 
 class GatedFusion(Fusion):
