@@ -87,33 +87,64 @@ def claim_gpu(
     Waiting (not sharing) is deliberate: more concurrent jobs than GPUs (e.g. `--resources gpu` larger than the
     machine has, or none given) queue here instead of running out of GPU memory. `timeout_s` None waits for ever.
     """
-    if not gpus:
-        raise ValueError("no GPU to claim: the device list is empty")
+    return claim_gpus(gpus, 1, directory, poll_s=poll_s, timeout_s=timeout_s)[0]
+
+
+def claim_gpus(
+    gpus: Sequence[str],
+    count: int,
+    directory: Path | None = None,
+    *,
+    poll_s: float = 2.0,
+    timeout_s: float | None = None,
+) -> list[GpuClaim]:
+    """Lock `count` free devices of `gpus` at once (a multi-GPU training job); all or none, waiting as claim_gpu.
+
+    All or none: a job holding part of what it needs while waiting for the rest could deadlock with another such
+    job, so partial locks are released before the next attempt.
+    """
+    if not gpus or count > len(gpus):
+        raise ValueError(f"cannot claim {count} GPU(s) from the visible device list {list(gpus)}")
     directory = Path(directory) if directory is not None else lock_dir()
     _shared_dir(directory)
     start, warned = time.monotonic(), False
     while True:
-        for index, gpu in enumerate(gpus):
-            claim = _try_lock(directory / f"{_safe(gpu)}.lock", index, gpu)
-            if claim is not None:
-                log.info("claimed GPU %s (CUDA index %d; lock %s)", gpu, index, claim.path)
-                return claim
+        held = _lock_free(gpus, count, directory)
+        if len(held) == count:
+            for claim in held:
+                log.info("claimed GPU %s (CUDA index %d; lock %s)", claim.physical, claim.index, claim.path)
+            return held
+        for claim in held:
+            claim.release()
         waited = time.monotonic() - start
         if timeout_s is not None and waited >= timeout_s:
             raise GpuBusyError(
-                f"all {len(gpus)} GPUs ({', '.join(gpus)}) stayed claimed by other RadGen jobs for "
-                f"{waited:.0f} s (locks in {directory})"
+                f"{count} of the {len(gpus)} GPUs ({', '.join(gpus)}) were not free together for {waited:.0f} s: "
+                f"other RadGen jobs hold them (locks in {directory})"
             )
         if not warned:
             log.warning(
-                "all %d GPUs (%s) are in use by other RadGen jobs (locks in %s); waiting for one to be free. "
+                "fewer than %d of the %d GPUs (%s) are free (other RadGen jobs hold them; locks in %s); waiting. "
                 "Is `--resources gpu=` larger than the number of GPUs?",
+                count,
                 len(gpus),
                 ", ".join(gpus),
                 directory,
             )
             warned = True
         time.sleep(poll_s)
+
+
+def _lock_free(gpus: Sequence[str], count: int, directory: Path) -> list[GpuClaim]:
+    """Lock free devices of `gpus` in order until `count` are held (fewer when not enough are free)."""
+    held: list[GpuClaim] = []
+    for index, gpu in enumerate(gpus):
+        if len(held) == count:
+            break
+        claim = _try_lock(directory / f"{_safe(gpu)}.lock", index, gpu)
+        if claim is not None:
+            held.append(claim)
+    return held
 
 
 def _try_lock(path: Path, index: int, gpu: str) -> GpuClaim | None:

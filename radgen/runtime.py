@@ -21,7 +21,7 @@ import torch
 
 from radgen.constants import CLASSES
 from radgen.data.folddata import FoldData, Split
-from radgen.devices import claim_gpu, visible_gpus
+from radgen.devices import claim_gpus, visible_gpus
 from radgen.models import RadGenModel
 
 EVAL_BATCH = 128
@@ -91,19 +91,29 @@ def resolve_device(
 
 @contextlib.contextmanager
 def job_device(
-    name: str | None, *, require_gpu: bool = False, option: str = "training.device"
+    name: str | None, *, require_gpu: bool = False, option: str = "training.device", count: int = 1
 ) -> Iterator[torch.device]:
     """The device of one workflow job, held for the block: on CUDA a free GPU is claimed (radgen.devices) and made
     torch's current device, so that concurrent jobs on one machine spread over its GPUs (among those
-    CUDA_VISIBLE_DEVICES lists, when a scheduler set it). CPU jobs claim nothing."""
+    CUDA_VISIBLE_DEVICES lists, when a scheduler set it). CPU jobs claim nothing. `count` > 1 (a DDP training job):
+    that many GPUs are claimed together and become the CUDA_VISIBLE_DEVICES its worker processes inherit."""
     device = resolve_device(name, option, require_gpu=require_gpu)
     if device.type != "cuda" or device.index is not None:
         yield device
         return
-    with claim_gpu(visible_gpus(torch.cuda.device_count())) as claim:
-        torch.cuda.set_device(claim.index)
-        log.info("this job uses GPU %s (cuda:%d)", claim.physical, claim.index)
-        yield torch.device("cuda", claim.index)
+    claims = claim_gpus(visible_gpus(torch.cuda.device_count()), count)
+    try:
+        if count > 1:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(c.physical for c in claims)
+            log.info("this job's %d workers use GPUs %s", count, os.environ["CUDA_VISIBLE_DEVICES"])
+            yield device
+            return
+        torch.cuda.set_device(claims[0].index)
+        log.info("this job uses GPU %s (cuda:%d)", claims[0].physical, claims[0].index)
+        yield torch.device("cuda", claims[0].index)
+    finally:
+        for claim in claims:
+            claim.release()
 
 
 def set_determinism(threads: int | None) -> None:

@@ -3,13 +3,11 @@
 input: manifest, folds, cache, cache_index, pretrained (fetch_pretrained's manifest), [reports_model];
 output: model (directory); params: variant (resolved variant_config), checkpoint_dir; threads; log.
 On CUDA the job claims a free GPU for its whole life (radgen.runtime.job_device); with training.devices > 1 it
-runs that many DDP processes on the GPUs it was given (CUDA_VISIBLE_DEVICES, e.g. from SLURM), claiming none.
+claims that many together and runs one DDP process on each.
 """
 
-import contextlib
-
 from radgen.runlog import job_log
-from radgen.runtime import job_device, resolve_device
+from radgen.runtime import job_device
 from radgen.train import train_fold
 
 with job_log(snakemake):  # noqa: F821 - injected by Snakemake
@@ -17,12 +15,8 @@ with job_log(snakemake):  # noqa: F821 - injected by Snakemake
     inputs = dict(smk.input.items())
     training = smk.params.variant["training"]
     device, require_gpu = training.get("device", "auto"), bool(training.get("require_gpu", False))
-    if int(training.get("devices", 1)) > 1:
-        resolve_device(device, require_gpu=require_gpu)  # fail fast without CUDA when a GPU is required
-        held = contextlib.nullcontext()
-    else:
-        held = job_device(device, require_gpu=require_gpu)
-    with held:
+    devices = int(training.get("devices", 1))
+    with job_device(device, require_gpu=require_gpu, count=devices):
         train_fold(
             smk.params.variant,
             manifest=inputs["manifest"],

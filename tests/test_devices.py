@@ -5,6 +5,7 @@ No CUDA is needed: the claim takes its device list as an argument, and CUDA is f
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 import radgen.runtime as runtime
-from radgen.devices import GpuBusyError, claim_gpu, lock_dir, visible_gpus
+from radgen.devices import GpuBusyError, claim_gpu, claim_gpus, lock_dir, visible_gpus
 from radgen.runtime import GpuRequiredError, job_device, resolve_device
 from radgen.train import train_fold
 
@@ -147,3 +148,33 @@ def test_concurrent_gpu_jobs_use_distinct_cuda_devices(tmp_path, monkeypatch):
     with job_device("auto") as third:  # both released
         assert str(third) == "cuda:0"
     assert runtime.resolve_device("cuda:1").index == 1  # an explicit index is used as given
+
+
+def test_a_multi_gpu_job_claims_its_devices_all_or_none(tmp_path):
+    """A DDP job (training.devices 2) takes two free GPUs together; with only one free it holds none and waits."""
+    gpus = ["0", "1", "2"]
+    single = claim_gpu(gpus, tmp_path, poll_s=0.01, timeout_s=1)
+    pair = claim_gpus(gpus, 2, tmp_path, poll_s=0.01, timeout_s=1)
+    assert sorted(c.physical for c in [single, *pair]) == gpus  # three distinct devices
+    pair[0].release()  # one free: not enough for another pair
+    with pytest.raises(GpuBusyError, match="2 of the 3 GPUs"):
+        claim_gpus(gpus, 2, tmp_path, poll_s=0.01, timeout_s=0.05)
+    with claim_gpu(gpus, tmp_path, poll_s=0.01, timeout_s=0.05) as freed:  # the failed pair held nothing back
+        assert freed.physical == pair[0].physical
+    with pytest.raises(ValueError, match="cannot claim 4"):
+        claim_gpus(gpus, 4, tmp_path)
+    for c in [single, pair[1]]:
+        c.release()
+
+
+def test_a_multi_gpu_job_device_hands_its_gpus_to_the_workers(tmp_path, monkeypatch):
+    """job_device(count=2) beside a one-GPU job: the workers' CUDA_VISIBLE_DEVICES are the two GPUs it claimed."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6,7")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with job_device("cuda") as one:
+        with job_device("cuda", count=2) as many:
+            assert str(many) == "cuda" and str(one) == "cuda:0"
+            assert os.environ["CUDA_VISIBLE_DEVICES"] == "6,7"  # GPU 4 is the other job's
