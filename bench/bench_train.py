@@ -27,8 +27,9 @@ import numpy as np  # noqa: E402 - timed imports
 from radgen.config import load_config, variant_config  # noqa: E402
 from radgen.constants import CLASSES  # noqa: E402
 from radgen.evaluate.labeler import main_finding_rate  # noqa: E402
+from radgen.evaluate.metrics import macro_auc  # noqa: E402
 from radgen.predict import predict_fold  # noqa: E402
-from radgen.train import macro_auc, train_fold  # noqa: E402
+from radgen.train import train_fold  # noqa: E402
 from radgen.variants import generates_reports  # noqa: E402
 
 T_IMPORT = time.time() - T_START

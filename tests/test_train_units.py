@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -125,3 +126,16 @@ def test_token_tables_equal_tokenising_each_batch(data):
         ids, mask = mixed.batch(idx)
         assert torch.equal(ids, direct["input_ids"]) and torch.equal(mask, direct["attention_mask"])
         assert torch.equal(labels.batch(idx)[0], model.processor.tokenize_reports([reports[i] for i in idx]))
+
+
+def test_early_stopping_auc_is_the_evaluation_macro_auc_and_ranks_a_one_class_part_at_chance():
+    from sklearn.metrics import roc_auc_score
+
+    from radgen.train.metrics import early_stopping_auc
+
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1, 2, 2, 1, 0, 2, 1])
+    probs = rng.dirichlet(np.ones(3), size=len(labels))
+    by_sklearn = np.mean([roc_auc_score(labels == c, probs[:, c]) for c in range(3)])
+    assert early_stopping_auc(labels, probs) == pytest.approx(by_sklearn, abs=1e-12)
+    assert early_stopping_auc(np.zeros(4, dtype=int), probs[:4]) == 0.5  # no class has an AUC

@@ -2,6 +2,6 @@
 
 from radgen.train.data import FoldData, augment, class_weights
 from radgen.train.engine import train_fold
-from radgen.train.metrics import macro_auc
+from radgen.train.metrics import early_stopping_auc
 
-__all__ = ["FoldData", "augment", "class_weights", "macro_auc", "train_fold"]
+__all__ = ["FoldData", "augment", "class_weights", "early_stopping_auc", "train_fold"]

@@ -15,7 +15,7 @@ from radgen.models.losses import ShardNorm
 from radgen.runtime import predict_split
 from radgen.train.data import augment, to_float
 from radgen.train.distributed import shard_split
-from radgen.train.metrics import macro_auc
+from radgen.train.metrics import early_stopping_auc
 from radgen.train.optim import backward_and_step, batches
 from radgen.train.setup import Run
 
@@ -128,4 +128,4 @@ def validate(run: Run, model: Any, reports: list[str] | None) -> float:
     )
     if d.world > 1:
         probs = np.stack(d.gather(list(probs)))
-    return d.broadcast_float(macro_auc(val.labels, probs))
+    return d.broadcast_float(early_stopping_auc(val.labels, probs))

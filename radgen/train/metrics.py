@@ -1,16 +1,17 @@
-"""Validation metric used for early stopping."""
+"""The validation score early stopping ranks epochs by."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from sklearn.metrics import roc_auc_score
+
+from radgen.evaluate.metrics import macro_auc
 
 
-def macro_auc(labels: np.ndarray, probs: np.ndarray) -> float:
-    """One-vs-rest macro-AUC over the classes present with both positives and negatives (0.5 if none)."""
-    aucs = []
-    for c in range(probs.shape[1]):
-        y = (labels == c).astype(int)
-        if 0 < y.sum() < len(y):
-            aucs.append(roc_auc_score(y, probs[:, c]))
-    return float(np.mean(aucs)) if aucs else 0.5
+def early_stopping_auc(labels: np.ndarray, probs: np.ndarray) -> float:
+    """The evaluation stage's macro-AUC (one definition) of the inner-validation part; 0.5 when no class has an
+    AUC (an inner-val part of one class): epochs must still be ranked, and chance level never beats a measured AUC.
+    """
+    auc = macro_auc(labels, probs)
+    return 0.5 if math.isnan(auc) else auc

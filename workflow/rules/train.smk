@@ -48,7 +48,7 @@ rule train:
         cache="results/data/cache.npy",
         cache_index="results/data/cache_index.csv",
         pretrained=ancient(PRETRAINED_MANIFEST),
-        code=code("models", "train", *RUNTIME_CODE),
+        code=code("models", "train", "evaluate/metrics.py", *RUNTIME_CODE),
     output:
         model=directory("results/models/{variant}/fold{fold}"),
     log:
