@@ -88,6 +88,7 @@ def _check_outputs(out: Path, written: list[Path]) -> None:
             assert path.read_bytes()[:5] == b"%PDF-"
 
 
+@pytest.mark.slow  # every figure of a run (several seconds)
 def test_figures_with_missing_inputs(tmp_path: Path) -> None:
     res = _results(tmp_path)
     out = tmp_path / "figures"
@@ -124,6 +125,7 @@ def test_read_train_logs_tolerates_missing_files(tmp_path: Path) -> None:
     assert list(logs) == ["fold0"] and list(logs["fold0"]["epoch"]) == [0, 1]
 
 
+@pytest.mark.slow  # every figure of a run (several seconds)
 def test_figures_through_the_script_adapter(tmp_path: Path) -> None:
     """Full inputs: every figure is drawn by the adapter the Snakemake rule runs."""
     res = _results(tmp_path)
@@ -158,6 +160,7 @@ def test_figures_through_the_script_adapter(tmp_path: Path) -> None:
     _check_outputs(tmp_path / "figures", [Path(p) for p in outputs])
 
 
+@pytest.mark.slow  # every figure of a run (several seconds)
 def test_variant_labels_with_dollars_print_literally(tmp_path: Path) -> None:
     """'$' in a label is text, not mathtext: an invalid formula ('$x^$') must not crash the figures and a valid
     pair ('$x^2$') must not turn into a superscript."""

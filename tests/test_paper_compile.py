@@ -76,6 +76,7 @@ def _text(pdf: Path, *args: str) -> str:
     ).stdout
 
 
+@pytest.mark.slow  # latexmk on the whole paper
 @needs_tex
 @pytest.mark.skipif(not HAS_PDFTOTEXT, reason="pdftotext (poppler-utils) not installed")
 def test_full_paper_compiles_with_numbers_from_summary(tmp_path: Path) -> None:
