@@ -121,16 +121,20 @@ class GatedFusion(Fusion):
         self.gate = Gate(dim) if fusion_cfg.get("gate", True) else None
         self.head = _head(dim, head_cfg, n_classes)
 
-    def fuse(self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+    def fuse(
+        self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor, pooled: torch.Tensor
+    ) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(
         self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor
     ) -> FusionOutput:
-        z_text = self.fuse(z_img, text_tokens, text_mask)
+        # pooled once for the block and the gate: one graph node, so its gradient is summed in one place
+        pooled = masked_mean(text_tokens, text_mask)
+        z_text = self.fuse(z_img, text_tokens, text_mask, pooled)
         if self.gate is None:  # no gating: the block's output (which carries z_img through) is used directly
             return FusionOutput(self.head(z_text))
-        z, g = self.gate(z_img, masked_mean(text_tokens, text_mask), z_text)
+        z, g = self.gate(z_img, pooled, z_text)
         return FusionOutput(self.head(z), gate=g)
 
 
@@ -145,7 +149,9 @@ class CrossAttentionFusion(GatedFusion):
         )
         super().__init__(block, dim, fusion_cfg, head_cfg, n_classes)
 
-    def fuse(self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+    def fuse(
+        self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor, pooled: torch.Tensor
+    ) -> torch.Tensor:
         return self.block(z_img, text_tokens, text_mask)
 
 
@@ -159,8 +165,10 @@ class ConcatFusion(GatedFusion):
             ConcatBlock(dim, float(fusion_cfg.get("dropout", 0.1))), dim, fusion_cfg, head_cfg, n_classes
         )
 
-    def fuse(self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
-        return self.block(z_img, masked_mean(text_tokens, text_mask))
+    def fuse(
+        self, z_img: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor, pooled: torch.Tensor
+    ) -> torch.Tensor:
+        return self.block(z_img, pooled)
 
 
 FUSIONS: dict[str, type[Fusion]] = {
