@@ -53,9 +53,10 @@ test: setup
 	$(BIN)/pytest -q
 
 # Every test except those marked slow (more than ~3 s: a model trained, the trained reference run used, Snakemake
-# run) or e2e (the workflow end to end): about a minute of CPU time.
+# run) or e2e (the workflow end to end): about a minute of CPU time, spread over the cores by pytest-xdist (about
+# 50 s wall on two cores). `make test` stays serial: its SLURM and Snakemake tests start daemons and whole runs.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not slow and not e2e"
+	$(BIN)/pytest -q -n auto -m "not slow and not e2e"
 
 lint: $(STAMP)
 	$(BIN)/ruff check radgen scripts tests bench
