@@ -480,3 +480,20 @@ def test_methods_states_the_grey_normalisation_the_encoder_uses() -> None:
     from radgen.paper.methods import GRAY_STD as STATED_STD
 
     assert (STATED_MEAN, STATED_STD) == (GRAY_MEAN, GRAY_STD)
+
+
+def test_methods_describe_a_reused_text_mix_and_distributed_training_only_when_they_run(
+    tmp_path: Path,
+) -> None:
+    from radgen.config import load_config
+
+    res = _write_tree(tmp_path)
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "config.yaml")  # the text mix runs
+    render_paper(PaperInputs.from_results_dir(res), config, tmp_path / "t.tex", tmp_path / "v.tex")
+    plain = (tmp_path / "methods.tex").read_text()
+    assert "reused in between" not in plain and "distributed data parallelism" not in plain
+    config["training"] = {**config["training"], "text_mix_every": 3, "devices": 2}
+    render_paper(PaperInputs.from_results_dir(res), config, tmp_path / "t.tex", tmp_path / "v.tex")
+    text = " ".join((tmp_path / "methods.tex").read_text().split())
+    assert "every 3 epochs and reused in between" in text
+    assert "trained on 2 devices with distributed data parallelism" in text

@@ -171,6 +171,8 @@ def methods_context(config: Mapping[str, Any], specs: VariantSet) -> dict[str, A
             "class_weighting": bool(training.get("class_weighting", True)),
             "augment": bool(training.get("augment", False)),
             "lr_schedule": training.get("lr_schedule", "constant"),
+            "text_mix_every": int(training.get("text_mix_every", 1)),
+            "devices": int(training.get("devices", 1)),
         },
         "synthetic": dict((config.get("data") or {}).get("synthetic") or {})
         if (config.get("data") or {}).get("source", "synthetic") == "synthetic"
