@@ -81,14 +81,7 @@ def restore(run: Any, ckpt: Path | None, state: dict[str, Any]) -> bool:
     if found is None:
         return False
     with run.sw("checkpointing"):
-        rng, meta = load_state(
-            found,
-            model=run.model,
-            optimizer=run.optimizer,
-            scheduler=run.scheduler,
-            scaler=run.scaler,
-            ema=run.ema.state_tensors(),
-        )
+        rng, meta = load_state(found, **_stateful(run))
     state.update(meta)
     run.sw.add(state.get("time_breakdown_s") or {})  # earlier sessions' sections
     state["resumed_from"] = state["epoch"]
@@ -103,11 +96,7 @@ def save(run: Any, ckpt: Path, state: dict[str, Any]) -> None:
     with run.sw("checkpointing"):
         save_state(
             ckpt,
-            model=run.model,
-            optimizer=run.optimizer,
-            scheduler=run.scheduler,
-            scaler=run.scaler,
-            ema=run.ema.state_tensors(),
+            **_stateful(run),
             rng={
                 "torch": torch.get_rng_state(),
                 "sampler": run.sampler_gen.get_state(),
@@ -115,3 +104,14 @@ def save(run: Any, ckpt: Path, state: dict[str, Any]) -> None:
             },
             meta={k: v for k, v in state.items() if k != "resumed_from"},
         )
+
+
+def _stateful(run: Any) -> dict[str, Any]:
+    """What a checkpoint saves and restores besides RNG and loop state: one list for both directions."""
+    return {
+        "model": run.model,
+        "optimizer": run.optimizer,
+        "scheduler": run.scheduler,
+        "scaler": run.scaler,
+        "ema": run.ema.state_tensors(),
+    }
