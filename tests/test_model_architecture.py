@@ -879,3 +879,104 @@ def test_tokenizers_are_deterministic_and_fold_local():
     assert "tuberculosis" in a.get_vocab() and "effusion" not in a.get_vocab()  # only the given reports
     t = train_text_tokenizer(reports, 200, 40)
     assert t.decode(t(reports[1])["input_ids"], skip_special_tokens=True).replace(" ,", ",") == reports[1]
+
+
+# --------------------------------------------------------------------------- inference reuses the image features
+@pytest.mark.parametrize("name", ["radgen", "swin_b", TAGGED])
+def test_predict_encodes_each_image_once_and_equals_encoding_it_twice(models, batch, name):
+    """predict() hands the generator's image features to the classifier; the result is the one of running the
+    image encoder again for the classification (eval mode: the same features), bit for bit."""
+    model = models(name)
+    calls = []
+    handle = model.image_encoder.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        probs, texts = model.predict(batch["images"])
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+    with torch.no_grad():
+        if model.report_generator is not None:
+            assert texts == model.generate_reports(batch["images"])
+            text_in = model.processor.tokenize_text(texts, model.device)
+        else:
+            text_in = None
+        logits = model(images=batch["images"], text=text_in)["logits"].float() + model.prior_logit_adjust
+    assert torch.equal(probs, F.softmax(logits, dim=-1))
+
+
+# --------------------------------------------------------------------------- the greedy loop is transformers' greedy search
+def _ending_at(model: RadGenModel, ends: torch.Tensor):
+    """A hook that makes report r end at decoding step ends[r] (its end-of-sequence score raised at the last
+    position), whichever decoding loop calls the output layer; returns (reset, handle)."""
+    bart = model.report_generator.bart
+    step = [0]
+
+    def raise_eos(module, args, logits):
+        logits = logits.clone()
+        logits[ends == step[0], -1, bart.config.eos_token_id] += 1e3
+        step[0] += 1
+        return logits
+
+    return (lambda: step.__setitem__(0, 0)), bart.lm_head.register_forward_hook(raise_eos)
+
+
+@pytest.mark.parametrize("name", ["radgen", TAGGED])
+def test_greedy_loop_gives_the_tokens_of_transformers_generate(cfg, train_reports, monkeypatch, name):
+    """Token for token, on reports that end at different steps (padding after their end) and on reports cut at
+    max_length (forced end-of-sequence token), with and without a control-token prompt."""
+    import radgen.models.report_generator as report_generator
+
+    model = build(name, cfg, train_reports).eval()
+    bart = model.report_generator.bart
+    images = torch.rand(12, 1, mf.IMAGE_SIZE, mf.IMAGE_SIZE, generator=torch.Generator().manual_seed(2))
+    z, tokens = model.image_encoder(images)
+    ends = torch.tensor([2, 3, 5, 5, 8, 11, 14, 30, 30, 4, 6, 2])  # 30: never, cut at max_length
+    reset, handle = _ending_at(model, ends)
+    lengths, counter = _decoder_call_lengths(model)
+    try:
+        fast = model.report_generator.generate(tokens, max_length=16, z_img=z)
+        calls = list(lengths)
+        reset()
+        with monkeypatch.context() as m:  # the fast path off: transformers' generate decodes
+            m.setattr(report_generator, "plain_greedy_config", lambda *_: None)
+            slow = model.report_generator.generate(tokens, max_length=16, z_img=z)
+    finally:
+        handle.remove()
+        counter.remove()
+    assert torch.equal(fast, slow)
+    assert calls[1:] == [1] * (len(calls) - 1)  # key/value cache: one new token per call
+    eos, pad = bart.config.eos_token_id, bart.config.pad_token_id
+    assert (fast[ends == 30, -1] == eos).all() and (fast == pad).sum() > 20
+
+
+def test_greedy_loop_leaves_other_generation_settings_to_transformers(models, batch):
+    """A setting the loop does not reproduce (here a pretrained BART-base's no_repeat_ngram_size, merged from the
+    model's generation_config as generate merges it) sends decoding to generate."""
+    from transformers import GenerationConfig
+
+    from radgen.models.greedy import plain_greedy_config
+
+    bart = models("radgen").report_generator.bart
+    given = GenerationConfig(
+        max_length=12, num_beams=1, do_sample=False, eos_token_id=bart.config.eos_token_id
+    )
+    assert plain_greedy_config(bart, given) is not None
+    assert plain_greedy_config(bart, GenerationConfig(max_length=12, num_beams=3)) is None
+    saved = bart.generation_config.no_repeat_ngram_size
+    try:
+        bart.generation_config.no_repeat_ngram_size = 3
+        assert plain_greedy_config(bart, given) is None
+    finally:
+        bart.generation_config.no_repeat_ngram_size = saved
+
+
+def test_training_forward_reaches_every_trainable_image_encoder_weight(cfg, train_reports, batch):
+    """RadGen's training loss back-propagates into the image encoder (inference's no-grad paths stay out of it)."""
+    model = build("radgen", cfg, train_reports).train()
+    text = model.processor.tokenize_text(batch["reports"], model.device) if model.has_text else None
+    reports = (
+        model.processor.tokenize_reports(batch["reports"], model.device) if model.has_generator else None
+    )
+    model(images=batch["images"], text=text, report_labels=reports, labels=batch["labels"]).loss.backward()
+    missing = [n for n, p in model.image_encoder.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing

@@ -139,3 +139,49 @@ def test_early_stopping_auc_is_the_evaluation_macro_auc_and_ranks_a_one_class_pa
     by_sklearn = np.mean([roc_auc_score(labels == c, probs[:, c]) for c in range(3)])
     assert early_stopping_auc(labels, probs) == pytest.approx(by_sklearn, abs=1e-12)
     assert early_stopping_auc(np.zeros(4, dtype=int), probs[:4]) == 0.5  # no class has an AUC
+
+
+def test_foreach_optimiser_and_clipping_equal_the_per_tensor_ones():
+    """build_optimizer / backward_and_step use torch's foreach kernels (one call per group, not per tensor): on
+    a CPU they must give the weights of the per-tensor path bit for bit, clipping active."""
+    from radgen.train.optim import backward_and_step, build_optimizer
+
+    class Grouped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.image_encoder = torch.nn.Sequential(
+                torch.nn.Linear(5, 7), torch.nn.GELU(), torch.nn.Linear(7, 4)
+            )
+            self.head = torch.nn.Linear(4, 3)
+
+        def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]:
+            return {
+                "image_encoder": list(self.image_encoder.parameters()),
+                "fusion_head": list(self.head.parameters()),
+            }
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.image_encoder(x))
+
+    training = {"lr": {"image_encoder": 3e-3, "fusion_head": 1e-2}, "weight_decay": 0.05}
+    x, y = torch.randn(16, 5, generator=torch.Generator().manual_seed(1)), torch.arange(16) % 3
+    torch.manual_seed(0)
+    fast = Grouped()
+    slow = Grouped()
+    slow.load_state_dict(fast.state_dict())
+    opt_fast = build_optimizer(fast, training)
+    assert all(g["foreach"] for g in opt_fast.param_groups)
+    opt_slow = torch.optim.AdamW(
+        [{"params": ps, "lr": training["lr"][g]} for g, ps in slow.parameter_groups().items()],
+        weight_decay=0.05,
+        foreach=False,
+    )
+    for _ in range(20):
+        backward_and_step(fast, F.cross_entropy(fast(x), y), opt_fast, None, clip=0.05)
+        opt_slow.zero_grad(set_to_none=True)
+        F.cross_entropy(slow(x), y).backward()
+        norm = torch.nn.utils.clip_grad_norm_(slow.parameters(), 0.05, foreach=False)
+        assert norm > 0.05  # clipping is active
+        opt_slow.step()
+    for a, b in zip(fast.parameters(), slow.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -140,17 +140,21 @@ class RadGenModel(nn.Module):
         labels: torch.Tensor | None = None,
         class_weight: torch.Tensor | None = None,
         shard: ShardNorm | None = None,
+        image_features: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> RadGenOutput:
         """images float [B,1,S,S] in [0,1]; text from processor.tokenize_text; report_labels from
         processor.tokenize_reports; tag_targets [B] (training, optional): the class given to the generator instead
         of the tagger's choice, -1 = the tagger's ("tag forcing"). With `labels` [B] the output carries the loss
         (class_weight [C]: weights of the class cross-entropy; shard: this process's share of a global batch under
-        DDP, radgen.models.losses). Fields: RadGenOutput.
+        DDP, radgen.models.losses); image_features: (z_img, tokens) of `images` already computed by
+        `encode_images` (inference reuses those the generator read). Fields: RadGenOutput.
         """
         z_img = tokens = text_tokens = mask = None
         generated = GeneratorOutput()
-        if self.image_encoder is not None:
-            z_img, tokens = self.image_encoder(_needed(images, "this model needs images"))
+        if image_features is not None:
+            z_img, tokens = image_features
+        elif self.image_encoder is not None:
+            z_img, tokens = self.encode_images(_needed(images, "this model needs images"))
         if self.report_generator is not None:
             generated = self.report_generator.conditioned_loss(tokens, z_img, report_labels, tag_targets)
         if self.text_encoder is not None:
@@ -175,12 +179,22 @@ class RadGenModel(nn.Module):
         )
 
     # ----------------------------------------------------------------- inference
+    def encode_images(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z_img [B, D], image tokens [B, N, D]) of the image encoder."""
+        return self.image_encoder(images)
+
     @torch.no_grad()
-    def generate_reports(self, images: torch.Tensor, num_beams: int | None = None) -> list[str]:
-        """Greedy/beam reports for a batch of images (the model's own generator, batched, key/value cached)."""
+    def generate_reports(
+        self,
+        images: torch.Tensor | None,
+        num_beams: int | None = None,
+        image_features: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> list[str]:
+        """Greedy/beam reports for a batch of images (the model's own generator, batched, key/value cached);
+        `image_features` as in `forward`."""
         if self.report_generator is None:
             raise ValueError("this model has no report generator")
-        z_img, tokens = self.image_encoder(images)
+        z_img, tokens = image_features if image_features is not None else self.encode_images(images)
         ids = self.report_generator.generate(
             tokens,
             max_length=self.processor.report_max_length,
@@ -189,10 +203,12 @@ class RadGenModel(nn.Module):
         )
         return self.processor.decode_reports(ids)
 
-    def _text_to_read(self, images: torch.Tensor | None, reports: Sequence[str] | None, n: int) -> list[str]:
+    def _text_to_read(
+        self, features: tuple[torch.Tensor, torch.Tensor] | None, reports: Sequence[str] | None, n: int
+    ) -> list[str]:
         """The text the text branch reads: own generated reports, else the given ones ('' without a text branch)."""
         if self.report_generator is not None:
-            return self.generate_reports(images)
+            return self.generate_reports(None, image_features=features)
         if self.text_encoder is None:
             return [""] * n
         if reports is None:
@@ -217,11 +233,15 @@ class RadGenModel(nn.Module):
         self.eval()
         try:
             n = images.shape[0] if images is not None else len(reports or [])
-            texts = self._text_to_read(images, reports, n)
+            # eval mode: the features the generator reads are the ones the classifier reads; computed once
+            features = None
+            if self.image_encoder is not None:
+                features = self.encode_images(_needed(images, "this model needs images"))
+            texts = self._text_to_read(features, reports, n)
             text_in = (
                 self.processor.tokenize_text(texts, self.device) if self.text_encoder is not None else None
             )
-            logits = self(images=images, text=text_in)["logits"].float() + self.prior_logit_adjust
+            logits = self(text=text_in, image_features=features)["logits"].float() + self.prior_logit_adjust
             return F.softmax(logits, dim=-1), texts
         finally:
             self.train(was_training)

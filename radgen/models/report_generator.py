@@ -20,6 +20,8 @@ from transformers import BartForConditionalGeneration, GenerationConfig
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.models.bart.modeling_bart import shift_tokens_right
 
+from radgen.models.greedy import greedy_decode, plain_greedy_config
+
 
 def grid_positions(n_tokens: int, dim: int, device: torch.device | None = None) -> torch.Tensor:
     """2-D sine/cosine position codes [n_tokens, dim] of a square token grid, row-major (DETR-style).
@@ -195,8 +197,9 @@ class ReportGenerator(nn.Module):
     ) -> torch.Tensor:
         """Greedy (num_beams 1) or beam-search token ids, deterministic (no sampling), batched.
 
-        The tagger (when there is one) picks each report's control token. transformers' `generate` decodes with
-        the decoder's key/value cache (`use_cache`) and stops the whole batch once every sequence has ended.
+        The tagger (when there is one) picks each report's control token. Decoding uses the decoder's key/value
+        cache and stops the whole batch once every sequence has ended: transformers' `generate`, or for plain
+        greedy decoding the same search without its per-step overhead (radgen.models.greedy).
         """
         cfg = self.bart.config
         _, tags = self.condition(z_img) if z_img is not None else (None, None)
@@ -224,4 +227,7 @@ class ReportGenerator(nn.Module):
             forced_bos_token_id=None if prompt is not None else cfg.bos_token_id,
         )
         enc = self.encoder_outputs(image_tokens, z_img)
+        greedy = plain_greedy_config(self.bart, gen_cfg)
+        if greedy is not None:
+            return greedy_decode(self.bart, enc, prompt, config=greedy)
         return self.bart.generate(encoder_outputs=enc, decoder_input_ids=prompt, generation_config=gen_cfg)

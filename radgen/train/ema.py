@@ -24,22 +24,39 @@ from timm.utils import ModelEmaV3
 
 
 class _OncePerTensor(ModelEmaV3):
-    """ModelEmaV3 whose update visits a tied tensor once (see the module docstring)."""
+    """ModelEmaV3 whose update visits a tied tensor once (see the module docstring).
+
+    The pairs of (average, live) tensors are listed once per live model and reused: building two state dicts
+    every step cost 2 % of a demo training step, and both models' tensors are only ever updated in place
+    (optimiser, BatchNorm statistics, checkpoint loading), so the lists stay valid.
+    """
+
+    _pairs: (
+        tuple[int, list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]] | None
+    ) = None
+
+    def _tensor_pairs(self, model: torch.nn.Module) -> tuple[list, list, list]:
+        if self._pairs is None or self._pairs[0] != id(model):
+            ema_sd, model_sd = self.module.state_dict(), model.state_dict()
+            seen: set[tuple[int, int]] = set()
+            ema_f, model_f, others = [], [], []
+            for name, ema_v in ema_sd.items():
+                key = (ema_v.untyped_storage().data_ptr(), ema_v.storage_offset())
+                if key in seen:
+                    continue
+                seen.add(key)
+                if ema_v.is_floating_point():
+                    ema_f.append(ema_v)
+                    model_f.append(model_sd[name])
+                else:
+                    others.append((ema_v, model_sd[name]))
+            self._pairs = (id(model), ema_f, model_f, others)
+        return self._pairs[1], self._pairs[2], self._pairs[3]
 
     def apply_update_(self, model: torch.nn.Module, decay: float) -> None:
-        ema_sd, model_sd = self.module.state_dict(), model.state_dict()
-        seen: set[tuple[int, int]] = set()
-        ema_f, model_f = [], []
-        for name, ema_v in ema_sd.items():
-            key = (ema_v.untyped_storage().data_ptr(), ema_v.storage_offset())
-            if key in seen:
-                continue
-            seen.add(key)
-            if ema_v.is_floating_point():
-                ema_f.append(ema_v)
-                model_f.append(model_sd[name])
-            else:
-                ema_v.copy_(model_sd[name])
+        ema_f, model_f, others = self._tensor_pairs(model)
+        for ema_v, model_v in others:
+            ema_v.copy_(model_v)
         self._foreach_lerp_(ema_f, model_f, weight=1.0 - decay)
 
 

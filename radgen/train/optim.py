@@ -39,6 +39,7 @@ def build_optimizer(model: Any, training: dict[str, Any]) -> torch.optim.AdamW:
     return torch.optim.AdamW(
         [{"params": ps, "lr": float(lrs[g]), "group_name": g} for g, ps in groups.items()],
         weight_decay=float(training.get("weight_decay", 0.0)),
+        foreach=True,  # torch's default on GPUs; on a CPU too: fewer kernel calls, bit-identical (tests)
     )
 
 
@@ -88,11 +89,11 @@ def backward_and_step(
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
         if clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip, foreach=True)
         scaler.step(optimizer)
         scaler.update()
         return
     loss.backward()
     if clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip, foreach=True)
     optimizer.step()
