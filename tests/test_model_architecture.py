@@ -980,3 +980,20 @@ def test_training_forward_reaches_every_trainable_image_encoder_weight(cfg, trai
     model(images=batch["images"], text=text, report_labels=reports, labels=batch["labels"]).loss.backward()
     missing = [n for n, p in model.image_encoder.named_parameters() if p.requires_grad and p.grad is None]
     assert not missing
+
+
+def test_decoding_ignores_generation_defaults_a_hub_checkpoint_brings(models, batch):
+    """facebook/bart-base's generation defaults (trigram blocking, beams, length penalty) do not reach our
+    decoding: a model carrying them writes the reports of one that does not, greedy and beam alike."""
+    model = models("radgen")
+    bart = model.report_generator.bart
+    z, tokens = model.image_encoder(batch["images"])
+    plain = [model.report_generator.generate(tokens, max_length=20, z_img=z, num_beams=k) for k in (1, 3)]
+    saved = bart.generation_config
+    try:
+        hub_defaults = {"no_repeat_ngram_size": 1, "length_penalty": 3.0, "num_beams": 4, "min_length": 15}
+        bart.generation_config = saved.__class__(**{**saved.to_dict(), **hub_defaults})
+        hub = [model.report_generator.generate(tokens, max_length=20, z_img=z, num_beams=k) for k in (1, 3)]
+    finally:
+        bart.generation_config = saved
+    assert all(torch.equal(a, b) for a, b in zip(plain, hub, strict=True))

@@ -84,6 +84,19 @@ class GeneratorOutput:
     report_loss: torch.Tensor | None = None
 
 
+# Stated so that nothing is inherited: `generate` fills every unset field from the model's generation_config, and
+# a hub checkpoint brings its own (facebook/bart-base: trigram blocking and beam settings meant for summaries),
+# which a model rebuilt from its saved config.json would no longer have. Decoding is what the Methods say,
+# greedy or beam search, the same in training and at prediction.
+PLAIN_SEARCH = {
+    "min_length": 0,
+    "no_repeat_ngram_size": 0,
+    "encoder_no_repeat_ngram_size": 0,
+    "repetition_penalty": 1.0,
+    "length_penalty": 1.0,
+}
+
+
 class ReportGenerator(nn.Module):
     """Linear(embed_dim→d_model) + LayerNorm + GELU adapter feeding a BART decoder."""
 
@@ -225,6 +238,8 @@ class ReportGenerator(nn.Module):
             eos_token_id=cfg.eos_token_id,
             pad_token_id=cfg.pad_token_id,
             forced_bos_token_id=None if prompt is not None else cfg.bos_token_id,
+            forced_eos_token_id=cfg.eos_token_id,
+            **PLAIN_SEARCH,
         )
         enc = self.encoder_outputs(image_tokens, z_img)
         greedy = plain_greedy_config(self.bart, gen_cfg)
