@@ -130,8 +130,14 @@ def test_bench_step_smoke(scripts):
 def test_bench_generation_smoke(bench_modules):
     _, gen = bench_modules
     r = gen.main(["--images", "2", "--naive-images", "1", "--tokens", "8", "--no-record"])
-    assert set(r["images_per_s"]) == {"batched_greedy", "naive_greedy", "batched_beam3", "naive_beam3"}
-    assert r["greedy_reports_equal"] is True
+    assert set(r["images_per_s"]) == {
+        "batched_greedy",
+        "batched_greedy_generate",
+        "naive_greedy",
+        "batched_beam3",
+        "naive_beam3",
+    }
+    assert r["greedy_reports_equal"] is True and r["greedy_loop_reports_equal"] is True
     rate = r["images_per_s"]
     assert r["batched_over_naive"]["greedy"] == pytest.approx(
         rate["batched_greedy"] / rate["naive_greedy"], rel=2e-2
