@@ -151,10 +151,9 @@ class RadGenModel(nn.Module):
         """
         z_img = tokens = text_tokens = mask = None
         generated = GeneratorOutput()
-        if image_features is not None:
-            z_img, tokens = image_features
-        elif self.image_encoder is not None:
-            z_img, tokens = self.encode_images(_needed(images, "this model needs images"))
+        features = image_features if image_features is not None else self.encode_images(images)
+        if features is not None:
+            z_img, tokens = features
         if self.report_generator is not None:
             generated = self.report_generator.conditioned_loss(tokens, z_img, report_labels, tag_targets)
         if self.text_encoder is not None:
@@ -179,9 +178,11 @@ class RadGenModel(nn.Module):
         )
 
     # ----------------------------------------------------------------- inference
-    def encode_images(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z_img [B, D], image tokens [B, N, D]) of the image encoder."""
-        return self.image_encoder(images)
+    def encode_images(self, images: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(z_img [B, D], image tokens [B, N, D]) of the image encoder; None for a model without one."""
+        if self.image_encoder is None:
+            return None
+        return self.image_encoder(_needed(images, "this model needs images"))
 
     @torch.no_grad()
     def generate_reports(
@@ -234,9 +235,7 @@ class RadGenModel(nn.Module):
         try:
             n = images.shape[0] if images is not None else len(reports or [])
             # eval mode: the features the generator reads are the ones the classifier reads; computed once
-            features = None
-            if self.image_encoder is not None:
-                features = self.encode_images(_needed(images, "this model needs images"))
+            features = self.encode_images(images)
             texts = self._text_to_read(features, reports, n)
             text_in = (
                 self.processor.tokenize_text(texts, self.device) if self.text_encoder is not None else None

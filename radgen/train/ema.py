@@ -31,12 +31,16 @@ class _OncePerTensor(ModelEmaV3):
     (optimiser, BatchNorm statistics, checkpoint loading), so the lists stay valid.
     """
 
-    _pairs: (
-        tuple[int, list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]] | None
-    ) = None
+    _paired_with: int | None = None  # id() of the live model the pairs below belong to
+    _pairs: tuple[list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]] = (
+        [],
+        [],
+        [],
+    )
 
     def _tensor_pairs(self, model: torch.nn.Module) -> tuple[list, list, list]:
-        if self._pairs is None or self._pairs[0] != id(model):
+        """(average floats, live floats, (average, live) others), each tied storage once."""
+        if self._paired_with != id(model):
             ema_sd, model_sd = self.module.state_dict(), model.state_dict()
             seen: set[tuple[int, int]] = set()
             ema_f, model_f, others = [], [], []
@@ -50,8 +54,8 @@ class _OncePerTensor(ModelEmaV3):
                     model_f.append(model_sd[name])
                 else:
                     others.append((ema_v, model_sd[name]))
-            self._pairs = (id(model), ema_f, model_f, others)
-        return self._pairs[1], self._pairs[2], self._pairs[3]
+            self._paired_with, self._pairs = id(model), (ema_f, model_f, others)
+        return self._pairs
 
     def apply_update_(self, model: torch.nn.Module, decay: float) -> None:
         ema_f, model_f, others = self._tensor_pairs(model)
